@@ -1,0 +1,93 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from .models import Customer, CustomerAWSAccount, CustomerEmailDomain, JobOutbox, Skill, User
+
+
+@admin.register(Skill)
+class SkillAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "customer", "is_staff", "is_active", "last_login"]
+    list_filter = ["is_staff", "is_active", "groups", "customer"]
+    list_select_related = ["customer"]
+    search_fields = ["email", "full_name", "phone"]
+    autocomplete_fields = ["customer"]
+    filter_horizontal = ["groups", "user_permissions", "skills"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        (
+            _("Profile"),
+            {"fields": ["full_name", "preferred_language", "timezone", "phone", "skills"]},
+        ),
+        (_("Organisation"), {"fields": ["customer"]}),
+        (
+            _("Access"),
+            {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
+        ),
+        (_("Dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["email", "full_name", "customer", "password1", "password2"],
+            },
+        )
+    ]
+
+
+class CustomerEmailDomainInline(admin.TabularInline):
+    model = CustomerEmailDomain
+    extra = 1
+
+
+class CustomerAWSAccountInline(admin.TabularInline):
+    model = CustomerAWSAccount
+    extra = 0
+    fields = ["account_id", "partition", "name", "support_plan", "support_sync_enabled"]
+    show_change_link = True
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "short_code", "service_tier", "default_language", "is_active"]
+    list_filter = ["service_tier", "is_active", "default_language"]
+    search_fields = ["name", "short_code", "email_domains__domain"]
+    inlines = [CustomerEmailDomainInline, CustomerAWSAccountInline]
+
+
+@admin.register(CustomerAWSAccount)
+class CustomerAWSAccountAdmin(admin.ModelAdmin):
+    list_display = [
+        "account_id",
+        "partition",
+        "customer",
+        "name",
+        "support_plan",
+        "support_sync_enabled",
+        "health_enabled",
+    ]
+    list_filter = ["partition", "support_plan", "support_sync_enabled", "health_enabled"]
+    list_select_related = ["customer"]
+    search_fields = ["account_id", "name", "customer__name", "customer__short_code"]
+    autocomplete_fields = ["customer"]
+
+
+@admin.register(JobOutbox)
+class JobOutboxAdmin(admin.ModelAdmin):
+    list_display = ["id", "func", "queue", "status", "attempts", "created_at", "dispatched_at"]
+    list_filter = ["status", "queue"]
+    search_fields = ["func", "rq_job_id"]
+    readonly_fields = [f.name for f in JobOutbox._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,20 @@
+"""Background jobs of the core app (RQ entry points: thin, idempotent)."""
+
+import django_rq
+from django.utils import timezone
+
+from . import outbox
+
+HEARTBEAT_KEY = "spt:worker-heartbeat"
+
+
+def relay_outbox() -> dict[str, int]:
+    """Hand pending outbox jobs to RQ. Safe to run concurrently: rows are claimed one by one."""
+    return outbox.relay_pending()
+
+
+def worker_heartbeat() -> str:
+    """Record in Redis that a worker ran a job just now (shown by /healthz)."""
+    stamp = timezone.now().isoformat()
+    django_rq.get_connection("default").set(HEARTBEAT_KEY, stamp)
+    return stamp

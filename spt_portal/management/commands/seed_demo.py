@@ -1,0 +1,143 @@
+"""Demo data for the quick start: two customers, their AWS accounts and one login per role.
+
+Idempotent: running it again updates the same rows (and resets the demo passwords).
+"""
+
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from spt_portal.models import (
+    Customer,
+    CustomerAWSAccount,
+    CustomerEmailDomain,
+    ServiceTier,
+    Skill,
+    SupportPlan,
+    User,
+)
+from spt_portal.roles import Role, sync_roles
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+CUSTOMERS = [
+    {
+        "short_code": "ACME",
+        "name": "Acme Corporation",
+        "service_tier": ServiceTier.ENTERPRISE,
+        "default_language": "zh-hans",
+        "timezone": "Asia/Shanghai",
+        "domains": ["acme.example"],
+        # 123456789012 and 111122223333 are the example ids in AWS's documentation, so
+        # documentation samples (Health events, Support cases) map to a demo customer.
+        "accounts": [
+            ("123456789012", "aws", "Acme production", SupportPlan.ENTERPRISE),
+            ("111122223333", "aws", "Acme staging", SupportPlan.BUSINESS),
+        ],
+    },
+    {
+        "short_code": "GLOBEX",
+        "name": "Globex Ltd.",
+        "service_tier": ServiceTier.BUSINESS,
+        "default_language": "en",
+        "timezone": "Asia/Shanghai",
+        "domains": ["globex.example"],
+        "accounts": [("444455556666", "aws", "Globex main", SupportPlan.BUSINESS)],
+    },
+]
+
+SKILLS = [
+    ("ec2", "EC2 / compute"),
+    ("networking", "Networking / VPC"),
+    ("database", "Databases (RDS, DynamoDB)"),
+    ("billing", "Billing and accounts"),
+    ("security", "Security and IAM"),
+]
+
+STAFF = [
+    ("engineer@partner.example", "Demo Engineer", Role.ENGINEER, ["ec2", "networking"]),
+    ("manager@partner.example", "Demo Manager", Role.MANAGER, []),
+    ("auditor@partner.example", "Demo Auditor", Role.AUDITOR, []),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo customers, AWS accounts and logins (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        sync_roles()
+        skills = {}
+        for slug, name in SKILLS:
+            skills[slug], _ = Skill.objects.update_or_create(slug=slug, defaults={"name": name})
+
+        customer_group = Group.objects.get(name=Role.CUSTOMER)
+        for spec in CUSTOMERS:
+            customer, _ = Customer.objects.update_or_create(
+                short_code=spec["short_code"],
+                defaults={
+                    "name": spec["name"],
+                    "service_tier": spec["service_tier"],
+                    "default_language": spec["default_language"],
+                    "timezone": spec["timezone"],
+                    "is_active": True,
+                },
+            )
+            for domain in spec["domains"]:
+                CustomerEmailDomain.objects.update_or_create(
+                    domain=domain, defaults={"customer": customer}
+                )
+            for account_id, partition, name, plan in spec["accounts"]:
+                CustomerAWSAccount.objects.update_or_create(
+                    partition=partition,
+                    account_id=account_id,
+                    defaults={
+                        "customer": customer,
+                        "name": name,
+                        "support_plan": plan,
+                        "role_arn": f"arn:{partition}:iam::{account_id}:role/SPTPortalAccess",
+                    },
+                )
+            email = f"customer@{spec['domains'][0]}"
+            user = self._user(
+                email,
+                f"{spec['name']} contact",
+                customer=customer,
+                language=spec["default_language"],
+            )
+            user.groups.set([customer_group])
+
+        for email, full_name, role, skill_slugs in STAFF:
+            user = self._user(email, full_name, is_staff=True, language="zh-hans")
+            user.groups.set([Group.objects.get(name=role)])
+            user.skills.set([skills[s] for s in skill_slugs])
+
+        admin = self._user(
+            "admin@partner.example", "Demo Administrator", is_staff=True, language="en"
+        )
+        if not admin.is_superuser:
+            admin.is_superuser = True
+            admin.save(update_fields=["is_superuser"])
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data ready: {Customer.objects.count()} customers, "
+                f"{CustomerAWSAccount.objects.count()} AWS accounts, "
+                f"{User.objects.count()} users (password {DEMO_PASSWORD})."
+            )
+        )
+
+    def _user(self, email, full_name, *, customer=None, is_staff=False, language="zh-hans"):
+        user, _ = User.objects.update_or_create(
+            email=email,
+            defaults={
+                "full_name": full_name,
+                "customer": customer,
+                "is_staff": is_staff,
+                "is_active": True,
+                "preferred_language": language,
+            },
+        )
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+        return user

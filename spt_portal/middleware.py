@@ -1,0 +1,65 @@
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone, translation
+
+from . import access
+
+
+class UserPreferencesMiddleware:
+    """Apply a signed-in user's language and timezone.
+
+    The language comes from the language cookie when the user chose one with the switcher
+    (the switcher also saves it as the preference), else from the user's preference; an
+    anonymous visitor gets the browser's language (LocaleMiddleware). Times are shown in the
+    user's timezone, else the customer's, else TIME_ZONE.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        tz_name = settings.TIME_ZONE
+        if user is not None and user.is_authenticated:
+            if settings.LANGUAGE_COOKIE_NAME not in request.COOKIES and user.preferred_language:
+                translation.activate(user.preferred_language)
+                request.LANGUAGE_CODE = translation.get_language()
+            tz_name = user.effective_timezone or tz_name
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(tz_name))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.activate(zoneinfo.ZoneInfo(settings.TIME_ZONE))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+class ReadOnlyAuditorMiddleware:
+    """Auditors read; they never write. Refuse any unsafe request from a read-only auditor.
+
+    Admin permissions already keep auditors to view-only; this also covers views that check
+    only ``is_staff`` (such as the job queue dashboard). Signing out and choosing a language
+    stay allowed.
+    """
+
+    ALLOWED_NAMES = {"logout", "set_language", "password_change"}
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return None
+        user = getattr(request, "user", None)
+        if user is None or not access.is_auditor(user):
+            return None
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name in self.ALLOWED_NAMES:
+            return None
+        raise PermissionDenied("Auditors have read-only access.")

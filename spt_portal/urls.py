@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import health, views
+
+portal_patterns = (
+    [path("", views.portal_home, name="home")],
+    "portal",
+)
+audit_patterns = (
+    [
+        path("", views.audit_overview, name="overview"),
+        path("<str:code>/", views.audit_item, name="item"),
+    ],
+    "audit",
+)
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("health", health.healthz, name="health"),
+    path("metrics", health.metrics, name="metrics"),
+    path("i18n/setlang/", views.set_language, name="set_language"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("portal/", include(portal_patterns)),
+    path("audit/", include(audit_patterns)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,67 @@
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import check_for_language
+from django.views.decorators.http import require_POST
+from django.views.i18n import set_language as django_set_language
+
+from . import access, audit
+from .models import Language
+
+
+def home(request):
+    """Send each role to its place."""
+    if not request.user.is_authenticated:
+        return redirect("login")
+    return redirect(access.home_url_for(request.user))
+
+
+@require_POST
+def set_language(request):
+    """Django's language switcher, which also saves the choice as the user's preference."""
+    language = request.POST.get("language", "")
+    response = django_set_language(request)
+    if (
+        request.user.is_authenticated
+        and check_for_language(language)
+        and language in Language.values
+        and request.user.preferred_language != language
+    ):
+        request.user.preferred_language = language
+        request.user.save(update_fields=["preferred_language"])
+    if not url_has_allowed_host_and_scheme(
+        response.get("Location", "/"),
+        allowed_hosts={request.get_host()},
+        require_https=request.is_secure(),
+    ):
+        return HttpResponseRedirect("/")
+    return response
+
+
+@access.customer_required
+def portal_home(request):
+    """The customer's home: their organisation, its AWS accounts and its people."""
+    customer = request.user.customer
+    accounts = access.aws_accounts_visible_to(user=request.user).order_by("account_id")
+    contacts = customer.users.filter(is_active=True).order_by("full_name", "email")
+    return render(
+        request,
+        "spt_portal/portal_home.html",
+        {"customer": customer, "accounts": accounts, "contacts": contacts},
+    )
+
+
+@access.staff_required
+def audit_overview(request):
+    """Auditor's overview of SPT-001..006 with live evidence as apps provide it."""
+    items = [audit.evidence_for(item.code, request) for item in audit.SPT_ITEMS]
+    return render(request, "spt_portal/audit_overview.html", {"items": items})
+
+
+@access.staff_required
+def audit_item(request, code):
+    if code not in audit.SPT_BY_CODE:
+        raise Http404
+    return render(
+        request, "spt_portal/audit_item.html", {"entry": audit.evidence_for(code, request)}
+    )

@@ -1,0 +1,61 @@
+import pytest
+
+from spt_portal.roles import Role, sync_roles
+
+from .factories import PASSWORD, CustomerFactory, CustomerUserFactory, StaffUserFactory
+
+
+@pytest.fixture(autouse=True)
+def _roles(db):
+    # Groups are created by migrate's post_migrate hook; the test database is migrated once,
+    # but TestCase-style rollbacks keep them. Syncing is cheap and makes each test explicit.
+    sync_roles()
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def acme():
+    return CustomerFactory(name="Acme", short_code="ACME")
+
+
+@pytest.fixture
+def globex():
+    return CustomerFactory(name="Globex", short_code="GLOBEX")
+
+
+@pytest.fixture
+def acme_user(acme):
+    return CustomerUserFactory(customer=acme, email="alice@acme.example")
+
+
+@pytest.fixture
+def globex_user(globex):
+    return CustomerUserFactory(customer=globex, email="bob@globex.example")
+
+
+@pytest.fixture
+def engineer():
+    return StaffUserFactory(email="eng@partner.example", role=Role.ENGINEER)
+
+
+@pytest.fixture
+def manager():
+    return StaffUserFactory(email="mgr@partner.example", role=Role.MANAGER)
+
+
+@pytest.fixture
+def auditor():
+    return StaffUserFactory(email="aud@partner.example", role=Role.AUDITOR)
+
+
+@pytest.fixture
+def login(client):
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login

@@ -1,0 +1,96 @@
+import logging
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+
+from spt_portal import outbox
+from spt_portal.jobs import relay_outbox
+from spt_portal.models import JobOutbox, Skill
+
+from .sample_jobs import make_skill
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+def _queues_at(url):
+    from django.conf import settings
+
+    return {name: {**conf, "URL": url} for name, conf in settings.RQ_QUEUES.items()}
+
+
+def test_job_runs_after_commit_through_redis():
+    with transaction.atomic():
+        row = outbox.enqueue(make_skill, "ec2", name="EC2")
+        # Not before the transaction commits: a rolled-back change must not run its job.
+        assert not Skill.objects.filter(slug="ec2").exists()
+    assert Skill.objects.get(slug="ec2").name == "EC2"
+    row.refresh_from_db()
+    assert row.status == JobOutbox.Status.DISPATCHED
+    assert row.rq_job_id == f"outbox-{row.pk}"
+    assert row.attempts == 1
+
+
+def test_rolled_back_change_leaves_no_job():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.enqueue(make_skill, "rolled-back")
+        raise RuntimeError("the change failed")
+    assert not JobOutbox.objects.exists()
+    assert not Skill.objects.filter(slug="rolled-back").exists()
+
+
+def test_unknown_queue_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown queue"):
+        outbox.enqueue(make_skill, "x", queue="nope")
+
+
+def test_redis_down_never_fails_the_caller_and_loses_nothing(caplog):
+    caplog.set_level(logging.WARNING, logger="spt_portal.outbox")
+    with override_settings(RQ_QUEUES=_queues_at(DEAD_REDIS)):
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "while-down", queue="notifications")
+        row.refresh_from_db()
+        assert row.status == JobOutbox.Status.PENDING
+        assert "ConnectionError" in row.last_error
+        assert row.next_attempt_at is not None
+        assert "could not hand job" in caplog.text
+        # The relay while Redis is still down changes nothing.
+        JobOutbox.objects.update(next_attempt_at=None)
+        counts = outbox.relay_pending()
+        assert counts["dispatched"] == 0
+        assert JobOutbox.objects.get().status == JobOutbox.Status.PENDING
+    assert not Skill.objects.filter(slug="while-down").exists()
+
+    # Redis is back: the relay (the cron job run by a worker) hands the job over; it runs.
+    JobOutbox.objects.update(next_attempt_at=None)
+    counts = relay_outbox()
+    assert counts == {"due": 1, "dispatched": 1, "pending": 0}
+    assert Skill.objects.filter(slug="while-down").exists()
+    row.refresh_from_db()
+    assert row.status == JobOutbox.Status.DISPATCHED
+    assert row.attempts == 3
+
+
+def test_relay_respects_backoff_and_gives_up_after_max_attempts():
+    with override_settings(RQ_QUEUES=_queues_at(DEAD_REDIS), OUTBOX_MAX_ATTEMPTS=2):
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "never")
+        # Backoff: not due yet, so the relay does not touch it.
+        assert outbox.relay_pending()["due"] == 0
+        JobOutbox.objects.update(next_attempt_at=None)
+        outbox.relay_pending()
+        row.refresh_from_db()
+        assert row.status == JobOutbox.Status.FAILED
+        assert row.attempts == 2
+
+
+def test_a_row_is_handed_over_once():
+    with override_settings(RQ_QUEUES=_queues_at(DEAD_REDIS)), transaction.atomic():
+        row = outbox.enqueue(make_skill, "once")
+    JobOutbox.objects.update(next_attempt_at=None)
+    assert outbox.dispatch(row.pk) is True
+    # A second relay (say a second cron) finds nothing to do.
+    assert outbox.dispatch(row.pk) is False
+    assert outbox.relay_pending()["due"] == 0

@@ -1,0 +1,100 @@
+"""Settings come from the environment; production defaults pass `check --deploy`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROD_SECRET = "p" * 20 + "-production-like-secret-key-" + "q" * 20
+
+
+def run_manage(*args, **env_overrides):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DEBUG", "SECRET_KEY", "ALLOW_PLAIN_HTTP", "ALLOWED_HOSTS"}
+        and not key.startswith("DJANGO_")
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "spt_portal.settings"
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_passes_with_production_defaults():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SECRET_KEY=PROD_SECRET,
+        ALLOWED_HOSTS="portal.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_missing_secret_key_with_debug_off_is_a_clear_error():
+    result = run_manage("check")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_plain_http_switch_only_on_loopback():
+    ok = run_manage(
+        "check", SECRET_KEY=PROD_SECRET, ALLOW_PLAIN_HTTP="1", ALLOWED_HOSTS="127.0.0.1,localhost"
+    )
+    assert ok.returncode == 0, ok.stderr
+    refused = run_manage(
+        "check", SECRET_KEY=PROD_SECRET, ALLOW_PLAIN_HTTP="1", ALLOWED_HOSTS="portal.example.com"
+    )
+    assert refused.returncode != 0
+    assert "ALLOW_PLAIN_HTTP=1 is only allowed" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("SECURE_SSL_REDIRECT", None, "True"),
+        ("SESSION_COOKIE_SECURE", None, "True"),
+        ("SECURE_HSTS_SECONDS", None, "31536000"),
+        ("TIME_ZONE", None, "Asia/Shanghai"),
+        ("TIME_ZONE", "UTC", "UTC"),
+    ],
+)
+def test_settings_values(name, value, expected):
+    env = {"SECRET_KEY": PROD_SECRET, "ALLOWED_HOSTS": "portal.example.com"}
+    if value is not None:
+        env[name] = value
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        f"from django.conf import settings; print(settings.{name})",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_database_url_selects_the_database():
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(d['ENGINE'], d['NAME'], d['HOST'])",
+        SECRET_KEY=PROD_SECRET,
+        DATABASE_URL="postgres://spt:pw@db.internal:5432/spt",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.postgresql", "spt", "db.internal"]
