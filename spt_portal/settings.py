@@ -252,3 +252,15 @@ LOGGING = {
         "django": {"level": "INFO"},
     },
 }
+
+# Tickets: reopen window, attachment limits.
+TICKET_REOPEN_DAYS = env_int("TICKET_REOPEN_DAYS", 14)
+TICKET_ATTACHMENT_MAX_BYTES = env_int("TICKET_ATTACHMENT_MAX_MB", 20) * 1024 * 1024
+TICKET_ATTACHMENT_EXTENSIONS = set(
+    env_list(
+        "TICKET_ATTACHMENT_EXTENSIONS",
+        "txt,log,csv,json,yaml,yml,pdf,png,jpg,jpeg,gif,webp,zip,gz,tar,7z,doc,docx,xls,xlsx,"
+        "ppt,pptx,eml,har,pcap",
+    )
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -4,10 +4,6 @@ from django.urls import include, path
 
 from . import health, views
 
-portal_patterns = (
-    [path("", views.portal_home, name="home")],
-    "portal",
-)
 audit_patterns = (
     [
         path("", views.audit_overview, name="overview"),
@@ -28,7 +24,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("portal/", include(portal_patterns)),
+    path("portal/", include("tickets.urls")),
     path("audit/", include(audit_patterns)),
     path("admin/", admin.site.urls),
 ]

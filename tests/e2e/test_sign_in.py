@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ROLES = {
     # email: (landing path, landmark text en, landmark text zh-hans)
-    "customer@acme.example": ("/portal/", "Your AWS accounts", "您的 AWS 账户"),
+    "customer@acme.example": ("/portal/", "My tickets", "我的工单"),
     "engineer@partner.example": ("/admin/", "Jobs waiting in the outbox", "待发队列中的任务"),
     "manager@partner.example": ("/admin/", "Jobs waiting in the outbox", "待发队列中的任务"),
     "auditor@partner.example": (
@@ -52,6 +52,7 @@ def test_language_switcher_changes_page_and_preference(live_server, new_page, sc
     page.fill("input[name=password]", "demo-pass-2026")
     page.locator("form button[type=submit]").last.click()
     page.wait_for_url(f"{live_server.url}/portal/")
+    page.goto(f"{live_server.url}/portal/organisation/")
     assert "Your AWS accounts" in page.locator("body").inner_text()
     # Globex sees its own account, never Acme's.
     accounts = page.get_by_test_id("aws-accounts").inner_text()

@@ -48,7 +48,7 @@ def test_customer_sees_only_own_organisation(login, acme, globex, acme_user):
     AWSAccountFactory(customer=acme, account_id="123456789012", name="acme-prod")
     AWSAccountFactory(customer=globex, account_id="444455556666", name="globex-main")
 
-    page = login(acme_user).get("/portal/").content.decode()
+    page = login(acme_user).get("/portal/organisation/").content.decode()
     assert "123456789012" in page
     assert "444455556666" not in page
     assert "globex-main" not in page

@@ -47,7 +47,7 @@ def test_user_language_preference_applies_after_login(client, acme_user):
     acme_user.save()
     client.force_login(acme_user)
     page = client.get("/portal/").content.decode()
-    assert "您的 AWS 账户" in page
+    assert "我的工单" in page
 
 
 def test_switcher_saves_the_preference(client, acme_user):

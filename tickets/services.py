@@ -1,0 +1,372 @@
+"""Every write to a ticket goes through here: views, admin, API, email and jobs alike.
+
+Each service is atomic, validates, saves with ``update_fields``, and writes a TicketEvent
+(the timeline) for every change. Follow-up jobs (notifications) are enqueued through the
+outbox after commit.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sla.models import Priority
+from sla.services import current_policy, deadlines_for
+from spt_portal import access
+from spt_portal.models import User
+
+from .models import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    Attachment,
+    Comment,
+    CommentSource,
+    EventKind,
+    Source,
+    Status,
+    Ticket,
+    TicketEvent,
+    Visibility,
+)
+
+
+class TicketError(ValueError):
+    """A domain error: shown to the user as a form error or a 4xx JSON body."""
+
+
+def _event(ticket, *, actor, kind, old="", new="", note="", internal=False) -> TicketEvent:
+    return TicketEvent.objects.create(
+        ticket=ticket,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        kind=kind,
+        old_value=str(old)[:200],
+        new_value=str(new)[:200],
+        note=note,
+        internal=internal,
+    )
+
+
+def _validate_attachment(upload) -> None:
+    limit = settings.TICKET_ATTACHMENT_MAX_BYTES
+    if upload.size > limit:
+        raise TicketError(
+            _("%(name)s is too large (%(size)d MB at most).")
+            % {"name": upload.name, "size": limit // (1024 * 1024)}
+        )
+    extension = upload.name.rsplit(".", 1)[-1].lower() if "." in upload.name else ""
+    if extension not in settings.TICKET_ATTACHMENT_EXTENSIONS:
+        raise TicketError(
+            _("Files of type .%(ext)s cannot be attached.") % {"ext": extension or "?"}
+        )
+
+
+def _store_attachments(ticket, comment, uploads, actor) -> list[Attachment]:
+    stored = []
+    for upload in uploads or []:
+        _validate_attachment(upload)
+        stored.append(
+            Attachment.objects.create(
+                ticket=ticket,
+                comment=comment,
+                file=upload,
+                filename=upload.name[:255],
+                content_type=(getattr(upload, "content_type", "") or "application/octet-stream")[
+                    :100
+                ],
+                size=upload.size,
+                uploaded_by=actor if actor is not None and actor.is_authenticated else None,
+            )
+        )
+    return stored
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    customer,
+    requester,
+    title: str,
+    description: str = "",
+    priority: str = Priority.MEDIUM,
+    source: str = Source.WEB,
+    category=None,
+    attachments=None,
+    actor,
+) -> Ticket:
+    """Open a ticket with the SLA policy in force and its due times; number TKT-000123.
+
+    The requester of a customer ticket must belong to that customer. The ticket is
+    auto-assigned by expertise (see ``pick_assignee``).
+    """
+    title = (title or "").strip()
+    if not title:
+        raise TicketError(_("A title is required."))
+    if priority not in Priority.values:
+        raise TicketError(_("Unknown priority %(value)s.") % {"value": priority})
+    if source not in Source.values:
+        raise TicketError(_("Unknown source %(value)s.") % {"value": source})
+    if (
+        requester is not None
+        and customer is not None
+        and requester.customer_id
+        not in (
+            None,
+            customer.pk,
+        )
+    ):
+        raise TicketError(_("The requester does not belong to this customer."))
+
+    policy = current_policy()
+    opened_at = timezone.now()
+    deadlines = deadlines_for(policy=policy, priority=priority, opened_at=opened_at)
+    ticket = Ticket(
+        customer=customer,
+        requester=requester,
+        title=title[:500],
+        description=description or "",
+        priority=priority,
+        source=source,
+        category=category,
+        sla_policy=policy,
+        created_at=opened_at,
+        first_response_due_at=deadlines.first_response_due_at,
+        resolution_due_at=deadlines.resolution_due_at,
+    )
+    try:
+        ticket.full_clean(exclude=["number", "sla_policy"])
+    except ValidationError as exc:
+        raise TicketError("; ".join(exc.messages)) from exc
+    ticket.save()
+    ticket.number = f"TKT-{ticket.pk:06d}"
+    ticket.save(update_fields=["number"])
+    _event(ticket, actor=actor, kind=EventKind.CREATED, new=ticket.get_status_display())
+    _store_attachments(ticket, None, attachments, actor)
+
+    assignee = pick_assignee(category=category)
+    if assignee is not None:
+        ticket.assignee = assignee
+        ticket.save(update_fields=["assignee"])
+        _event(
+            ticket,
+            actor=None,
+            kind=EventKind.ASSIGNED,
+            new=assignee.get_full_name(),
+            note=_("Assigned automatically."),
+            internal=True,
+        )
+    return ticket
+
+
+# The SLA issue's on-call schedules register a function here: (category) -> User | None.
+on_call_lookup = None
+
+
+def pick_assignee(*, category) -> User | None:
+    """Auto-assignment by expertise (seed 001, 3.1): among engineers whose skills include
+    the category, the primary on-call one if on duty, else the one with the fewest open
+    tickets. One query; None when no engineer has the skill."""
+    if category is None:
+        return None
+    if on_call_lookup is not None:
+        on_call = on_call_lookup(category)
+        if on_call is not None:
+            return on_call
+    return (
+        User.objects.filter(is_active=True, is_staff=True, skills=category)
+        .filter(groups__name__in=["engineer", "manager"])
+        .annotate(
+            open_tickets=Count(
+                "assigned_tickets", filter=Q(assigned_tickets__status__in=OPEN_STATUSES)
+            )
+        )
+        .order_by("open_tickets", "id")
+        .first()
+    )
+
+
+@transaction.atomic
+def ticket_change_status(*, ticket: Ticket, status: str, actor, note: str = "") -> Ticket:
+    """Move a ticket along the allowed transitions; reopening only within the window."""
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    old = ticket.status
+    if status == old:
+        return ticket
+    if status not in TRANSITIONS.get(old, set()):
+        raise TicketError(
+            _("A ticket cannot go from %(old)s to %(new)s.")
+            % {
+                "old": Status(old).label,
+                "new": Status(status).label if status in Status.values else status,
+            }
+        )
+    now = timezone.now()
+    if old in (Status.RESOLVED, Status.CLOSED) and status == Status.IN_PROGRESS:
+        since = ticket.closed_at or ticket.resolved_at or ticket.updated_at
+        if since and now - since > timedelta(days=settings.TICKET_REOPEN_DAYS):
+            raise TicketError(
+                _("This ticket was closed more than %(days)d days ago; please open a new one.")
+                % {"days": settings.TICKET_REOPEN_DAYS}
+            )
+    fields = ["status", "updated_at"]
+    ticket.status = status
+    if status == Status.RESOLVED:
+        ticket.resolved_at = now
+        fields.append("resolved_at")
+    elif status == Status.CLOSED:
+        ticket.closed_at = now
+        fields.append("closed_at")
+        if not ticket.resolved_at:
+            ticket.resolved_at = now
+            fields.append("resolved_at")
+    elif old in (Status.RESOLVED, Status.CLOSED):
+        ticket.resolved_at = None
+        ticket.closed_at = None
+        fields += ["resolved_at", "closed_at"]
+    ticket.save(update_fields=fields)
+    _event(
+        ticket,
+        actor=actor,
+        kind=EventKind.STATUS,
+        old=Status(old).label,
+        new=Status(status).label,
+        note=note,
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_change_priority(*, ticket: Ticket, priority: str, actor) -> Ticket:
+    """Change the priority; both due times are recomputed from the creation time with the
+    targets of the policy version the ticket opened under."""
+    if priority not in Priority.values:
+        raise TicketError(_("Unknown priority %(value)s.") % {"value": priority})
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    old = ticket.priority
+    if old == priority:
+        return ticket
+    deadlines = deadlines_for(
+        policy=ticket.sla_policy, priority=priority, opened_at=ticket.created_at
+    )
+    ticket.priority = priority
+    ticket.first_response_due_at = deadlines.first_response_due_at
+    ticket.resolution_due_at = deadlines.resolution_due_at
+    ticket.save(
+        update_fields=["priority", "first_response_due_at", "resolution_due_at", "updated_at"]
+    )
+    _event(
+        ticket,
+        actor=actor,
+        kind=EventKind.PRIORITY,
+        old=Priority(old).label,
+        new=Priority(priority).label,
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, assignee: User | None, actor) -> Ticket:
+    if assignee is not None and not access.is_engineer_or_manager(assignee):
+        raise TicketError(_("Tickets can only be assigned to engineers or managers."))
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    old = ticket.assignee
+    if old == assignee:
+        return ticket
+    ticket.assignee = assignee
+    ticket.save(update_fields=["assignee", "updated_at"])
+    _event(
+        ticket,
+        actor=actor,
+        kind=EventKind.ASSIGNED,
+        old=old.get_full_name() if old else "",
+        new=assignee.get_full_name() if assignee else "",
+        internal=True,
+    )
+    return ticket
+
+
+@transaction.atomic
+def comment_add(
+    *,
+    ticket: Ticket,
+    author,
+    body: str,
+    visibility: str = Visibility.PUBLIC,
+    source: str = CommentSource.WEB,
+    attachments=None,
+    author_name: str = "",
+) -> Comment:
+    """Add a reply or an internal note.
+
+    Only staff may write internal notes. The first public staff reply sets
+    ``first_responded_at``. A customer's reply on a ticket waiting for them moves it back to
+    in progress.
+    """
+    body = (body or "").strip()
+    if not body and not attachments:
+        raise TicketError(_("Write a message or attach a file."))
+    if visibility not in Visibility.values:
+        raise TicketError(_("Unknown visibility %(value)s.") % {"value": visibility})
+    is_staff_author = author is not None and access.is_staff_user(author)
+    if visibility == Visibility.INTERNAL and not is_staff_author:
+        raise TicketError(_("Only staff can write internal notes."))
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.status == Status.CLOSED and not is_staff_author:
+        raise TicketError(_("This ticket is closed; reopen it to reply."))
+
+    comment = Comment.objects.create(
+        ticket=ticket,
+        author=author,
+        author_name=author_name,
+        body=body,
+        visibility=visibility,
+        source=source,
+    )
+    _store_attachments(ticket, comment, attachments, author)
+    _event(
+        ticket,
+        actor=author,
+        kind=EventKind.COMMENT,
+        new=Visibility(visibility).label,
+        internal=visibility == Visibility.INTERNAL,
+    )
+    fields = ["updated_at"]
+    if (
+        is_staff_author
+        and visibility == Visibility.PUBLIC
+        and source != CommentSource.AWS
+        and ticket.first_responded_at is None
+    ):
+        ticket.first_responded_at = comment.created_at
+        fields.append("first_responded_at")
+    ticket.save(update_fields=fields)
+    if not is_staff_author and ticket.status == Status.WAITING_CUSTOMER:
+        ticket_change_status(
+            ticket=ticket, status=Status.IN_PROGRESS, actor=author, note=_("Customer replied.")
+        )
+    return comment
+
+
+@transaction.atomic
+def ticket_confirm_resolved(*, ticket: Ticket, actor) -> Ticket:
+    """The customer confirms the resolution: resolved -> closed."""
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.status != Status.RESOLVED:
+        raise TicketError(_("Only a resolved ticket can be confirmed."))
+    return ticket_change_status(
+        ticket=ticket, status=Status.CLOSED, actor=actor, note=_("Resolution confirmed.")
+    )
+
+
+@transaction.atomic
+def ticket_reopen(*, ticket: Ticket, actor, reason: str = "") -> Ticket:
+    """Resolved or closed -> in progress, within TICKET_REOPEN_DAYS."""
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if ticket.status not in (Status.RESOLVED, Status.CLOSED):
+        raise TicketError(_("Only a resolved or closed ticket can be reopened."))
+    return ticket_change_status(
+        ticket=ticket, status=Status.IN_PROGRESS, actor=actor, note=reason or _("Reopened.")
+    )
