@@ -70,3 +70,44 @@ def deadlines_for(*, policy: SLAPolicyVersion, priority: str, opened_at: datetim
         first_response_due_at=opened_at + timedelta(minutes=target.response_minutes),
         resolution_due_at=opened_at + timedelta(minutes=target.resolution_minutes),
     )
+
+
+class ClockState:
+    """How one SLA clock stands, for display and filtering (icon + text, never colour only)."""
+
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    BREACHED = "breached"
+    MET = "met"
+    PAUSED = "paused"
+
+
+# Less than this share of the target left means "at risk" (the SLA issue's definition).
+AT_RISK_SHARE = 0.2
+
+
+def clock_state(
+    *,
+    started_at: datetime,
+    due_at: datetime,
+    now: datetime,
+    stopped_at: datetime | None = None,
+    paused: bool = False,
+) -> tuple[str, timedelta]:
+    """The state of a clock and the time left (negative when overdue).
+
+    A stopped clock (the response was given, the ticket resolved) is met or breached for
+    good; a paused one (waiting for the customer) shows paused.
+    """
+    if stopped_at is not None:
+        return (
+            ClockState.MET if stopped_at <= due_at else ClockState.BREACHED
+        ), due_at - stopped_at
+    left = due_at - now
+    if paused:
+        return ClockState.PAUSED, left
+    if left < timedelta(0):
+        return ClockState.BREACHED, left
+    if left < (due_at - started_at) * AT_RISK_SHARE:
+        return ClockState.AT_RISK, left
+    return ClockState.ON_TRACK, left

@@ -2,7 +2,16 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Customer, CustomerAWSAccount, CustomerEmailDomain, JobOutbox, Skill, User
+from .models import (
+    APIToken,
+    Customer,
+    CustomerAWSAccount,
+    CustomerEmailDomain,
+    JobOutbox,
+    Skill,
+    User,
+)
+from .tokens import api_token_revoke
 
 
 @admin.register(Skill)
@@ -91,3 +100,25 @@ class JobOutboxAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(APIToken)
+class APITokenAdmin(admin.ModelAdmin):
+    """Tokens are created with `manage.py create_api_token` (shown once); revoked here."""
+
+    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    list_select_related = ["user"]
+    search_fields = ["prefix", "user__email", "name"]
+    readonly_fields = ["user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
+    def revoke(self, request, queryset):
+        for token in queryset:
+            api_token_revoke(token=token)
+        self.message_user(request, _("Tokens revoked."))

@@ -63,3 +63,23 @@ class ReadOnlyAuditorMiddleware:
         if match is not None and match.url_name in self.ALLOWED_NAMES:
             return None
         raise PermissionDenied("Auditors have read-only access.")
+
+
+class ApiTrailingSlashMiddleware:
+    """Serve every API path with and without its trailing slash, without a redirect.
+
+    The seeds write API paths without the slash (POST /api/tickets) and Django's habit is
+    to add one; a POST must not depend on a redirect, so the slash is dropped before URL
+    resolution and the API's routes are declared without it.
+    """
+
+    PREFIX = "/api/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        if path.startswith(self.PREFIX) and path.endswith("/") and path.count("/") > 3:
+            request.path_info = path.rstrip("/")
+        return self.get_response(request)

@@ -3,6 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import health, views
+from .api import build_api
+
+api = build_api()
 
 audit_patterns = (
     [
@@ -26,5 +29,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("portal/", include("tickets.urls")),
     path("audit/", include(audit_patterns)),
+    path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

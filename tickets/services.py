@@ -188,22 +188,19 @@ def pick_assignee(*, category) -> User | None:
     )
 
 
-@transaction.atomic
-def ticket_change_status(*, ticket: Ticket, status: str, actor, note: str = "") -> Ticket:
-    """Move a ticket along the allowed transitions; reopening only within the window."""
-    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+def check_transition(*, ticket: Ticket, status: str, now=None) -> None:
+    """Raise TicketError unless the ticket may move to ``status`` now."""
     old = ticket.status
+    if status not in Status.values:
+        raise TicketError(_("Unknown status %(value)s.") % {"value": status})
     if status == old:
-        return ticket
+        return
     if status not in TRANSITIONS.get(old, set()):
         raise TicketError(
             _("A ticket cannot go from %(old)s to %(new)s.")
-            % {
-                "old": Status(old).label,
-                "new": Status(status).label if status in Status.values else status,
-            }
+            % {"old": Status(old).label, "new": Status(status).label}
         )
-    now = timezone.now()
+    now = now or timezone.now()
     if old in (Status.RESOLVED, Status.CLOSED) and status == Status.IN_PROGRESS:
         since = ticket.closed_at or ticket.resolved_at or ticket.updated_at
         if since and now - since > timedelta(days=settings.TICKET_REOPEN_DAYS):
@@ -211,6 +208,17 @@ def ticket_change_status(*, ticket: Ticket, status: str, actor, note: str = "") 
                 _("This ticket was closed more than %(days)d days ago; please open a new one.")
                 % {"days": settings.TICKET_REOPEN_DAYS}
             )
+
+
+@transaction.atomic
+def ticket_change_status(*, ticket: Ticket, status: str, actor, note: str = "") -> Ticket:
+    """Move a ticket along the allowed transitions; reopening only within the window."""
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    old = ticket.status
+    if status == old:
+        return ticket
+    now = timezone.now()
+    check_transition(ticket=ticket, status=status, now=now)
     fields = ["status", "updated_at"]
     ticket.status = status
     if status == Status.RESOLVED:
@@ -370,3 +378,25 @@ def ticket_reopen(*, ticket: Ticket, actor, reason: str = "") -> Ticket:
     return ticket_change_status(
         ticket=ticket, status=Status.IN_PROGRESS, actor=actor, note=reason or _("Reopened.")
     )
+
+
+DETAIL_FIELDS = ("title", "description", "category", "tags")
+
+
+@transaction.atomic
+def ticket_update_details(*, ticket: Ticket, actor, **changes) -> Ticket:
+    """Change descriptive fields (title, description, category, tags), with a timeline row."""
+    unknown = set(changes) - set(DETAIL_FIELDS)
+    if unknown:
+        raise TicketError(f"not editable here: {', '.join(sorted(unknown))}")
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    changed = [name for name, value in changes.items() if getattr(ticket, name) != value]
+    if not changed:
+        return ticket
+    for name in changed:
+        setattr(ticket, name, changes[name])
+    if "title" in changed and not (ticket.title or "").strip():
+        raise TicketError(_("A title is required."))
+    ticket.save(update_fields=[*changed, "updated_at"])
+    _event(ticket, actor=actor, kind=EventKind.OTHER, note=", ".join(changed), internal=True)
+    return ticket

@@ -1,4 +1,5 @@
 from .accounts import (
+    APIToken,
     Customer,
     CustomerAWSAccount,
     CustomerEmailDomain,
@@ -12,6 +13,7 @@ from .accounts import (
 from .outbox import JobOutbox
 
 __all__ = [
+    "APIToken",
     "Customer",
     "CustomerAWSAccount",
     "CustomerEmailDomain",

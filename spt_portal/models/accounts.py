@@ -323,3 +323,30 @@ class CustomerAWSAccount(models.Model):
                 )
             if self.role_arn.split(":")[4] != self.account_id:
                 raise ValidationError({"role_arn": _("The role must belong to this AWS account.")})
+
+
+class APIToken(models.Model):
+    """A REST API token. Only a hash is stored; the token is shown once when created.
+
+    Format: ``spt_<prefix>_<secret>``; the prefix finds the row, the SHA-256 of the whole
+    token is compared in constant time. A token acts as its user (customer tokens see their
+    organisation, staff tokens what the staff role sees) and can be revoked.
+    """
+
+    user = models.ForeignKey(
+        User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(_("key hash"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"spt_{self.prefix}_… ({self.user.email})"

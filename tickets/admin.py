@@ -1,0 +1,476 @@
+"""The engineer workspace for tickets: the changelist is the queue.
+
+Every change goes through tickets.services: the change form routes status, priority and
+assignee changes to their services (validated in the form, so a bad transition is a form
+error), bulk actions call the same services, and the reply form on the change page adds
+public replies or internal notes.
+"""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from sla.models import Priority
+from spt_portal import access
+from spt_portal.models import User
+
+from . import selectors, services
+from .forms import MultipleFileField
+from .models import Attachment, Comment, CommentSource, Source, Status, Ticket, Visibility
+from .sla import format_left, ticket_sla
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    title = _("assignee")
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        engineers = User.objects.filter(
+            is_staff=True, is_active=True, groups__name__in=["engineer", "manager"]
+        ).distinct()
+        return [("mine", _("Mine")), ("none", _("Unassigned"))] + [
+            (str(u.pk), u.get_full_name()) for u in engineers.order_by("full_name", "email")
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "mine":
+            return queryset.filter(assignee=request.user)
+        if value == "none":
+            return queryset.filter(assignee__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(assignee_id=int(value))
+        return queryset
+
+
+class BreachingSoonFilter(admin.SimpleListFilter):
+    title = _("SLA")
+    parameter_name = "sla"
+
+    def lookups(self, request, model_admin):
+        return [("1h", _("Breaching within 1 h")), ("breached", _("Breached, still open"))]
+
+    def queryset(self, request, queryset):
+        from django.db.models import Q
+
+        now = timezone.now()
+        open_tickets = queryset.filter(status__in=[Status.NEW, Status.IN_PROGRESS])
+        response_due = Q(first_responded_at__isnull=True)
+        if self.value() == "1h":
+            soon = now + timedelta(hours=1)
+            return open_tickets.filter(
+                (response_due & Q(first_response_due_at__gt=now, first_response_due_at__lte=soon))
+                | Q(resolution_due_at__gt=now, resolution_due_at__lte=soon)
+            )
+        if self.value() == "breached":
+            return open_tickets.filter(
+                (response_due & Q(first_response_due_at__lte=now)) | Q(resolution_due_at__lte=now)
+            )
+        return queryset
+
+
+class TicketAdminForm(forms.ModelForm):
+    class Meta:
+        model = Ticket
+        fields = [
+            "customer",
+            "requester",
+            "title",
+            "description",
+            "category",
+            "tags",
+            "status",
+            "priority",
+            "assignee",
+            "source",
+            "cc_contacts",
+        ]
+
+    def clean_status(self):
+        status = self.cleaned_data["status"]
+        if self.instance.pk:
+            try:
+                services.check_transition(ticket=self.instance, status=status)
+            except services.TicketError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return status
+
+    def clean_assignee(self):
+        assignee = self.cleaned_data.get("assignee")
+        if assignee is not None and not access.is_engineer_or_manager(assignee):
+            raise forms.ValidationError(
+                gettext("Tickets can only be assigned to engineers or managers.")
+            )
+        return assignee
+
+    def clean(self):
+        cleaned = super().clean()
+        customer, requester = cleaned.get("customer"), cleaned.get("requester")
+        if requester and customer and requester.customer_id not in (None, customer.pk):
+            self.add_error("requester", gettext("The requester does not belong to this customer."))
+        return cleaned
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 5}))
+    visibility = forms.ChoiceField(
+        label=_("Visibility"),
+        choices=Visibility.choices,
+        initial=Visibility.PUBLIC,
+        widget=forms.RadioSelect,
+    )
+    attachments = MultipleFileField(label=_("Attachments"))
+
+
+class AttachmentInline(admin.TabularInline):
+    """Every file on the ticket; the conversation above shows them in context."""
+
+    model = Attachment
+    extra = 0
+    fields = ["filename", "size", "comment", "uploaded_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = _("attachments")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    form = TicketAdminForm
+
+    class Media:
+        css = {"all": ["spt_portal/admin.css"]}
+
+    change_form_template = "admin/tickets/ticket/change_form.html"
+    list_display = [
+        "number",
+        "customer_short",
+        "title",
+        "priority_badge",
+        "status",
+        "assignee",
+        "sla_badge",
+        "updated_at",
+    ]
+    list_display_links = ["number", "title"]
+    list_filter = [
+        "status",
+        "priority",
+        AssigneeFilter,
+        BreachingSoonFilter,
+        "source",
+        ("customer", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["customer", "assignee"]
+    list_per_page = 100
+    search_fields = ["=number", "title", "customer__name", "customer__short_code"]
+    ordering = ["-updated_at"]
+    date_hierarchy = None
+    autocomplete_fields = ["customer", "requester", "cc_contacts"]
+    inlines = [AttachmentInline]
+    actions = [
+        "assign_to_me",
+        "mark_in_progress",
+        "mark_waiting_customer",
+        "mark_resolved",
+        "mark_closed",
+        "set_priority_critical",
+        "set_priority_high",
+        "set_priority_medium",
+        "set_priority_low",
+    ]
+    fieldsets = [
+        (None, {"fields": ["customer", "requester", "title", "description", "category", "tags"]}),
+        (_("Handling"), {"fields": ["status", "priority", "assignee", "source", "cc_contacts"]}),
+        (
+            _("SLA"),
+            {
+                "fields": [
+                    "sla_summary",
+                    "sla_policy",
+                    "first_response_due_at",
+                    "first_responded_at",
+                    "resolution_due_at",
+                    "resolved_at",
+                    "closed_at",
+                    "escalation_level",
+                ]
+            },
+        ),
+        (
+            _("AWS"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "aws_case_id",
+                    "aws_case_status",
+                    "aws_case_subject",
+                    "aws_case_severity",
+                    "aws_health_event_arn",
+                ],
+            },
+        ),
+    ]
+    SERVICE_MANAGED = [
+        "sla_summary",
+        "sla_policy",
+        "first_response_due_at",
+        "first_responded_at",
+        "resolution_due_at",
+        "resolved_at",
+        "closed_at",
+        "escalation_level",
+        "aws_case_id",
+        "aws_case_status",
+        "aws_case_subject",
+        "aws_case_severity",
+        "aws_health_event_arn",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(self.SERVICE_MANAGED)
+        if obj is not None:
+            readonly += ["customer", "source"]
+        else:
+            readonly += ["status"]
+        return readonly
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("source", Source.PHONE)  # an engineer logging a call
+        initial.setdefault("assignee", request.user.pk)
+        return initial
+
+    @admin.display(description=_("customer"), ordering="customer__short_code")
+    def customer_short(self, obj):
+        return obj.customer.short_code if obj.customer_id else gettext("internal")
+
+    @admin.display(description=_("priority"), ordering="priority")
+    def priority_badge(self, obj):
+        return format_html(
+            '<span class="spt-priority spt-priority-{}">{}</span>',
+            obj.priority,
+            obj.get_priority_display(),
+        )
+
+    @admin.display(description=_("SLA"))
+    def sla_badge(self, obj):
+        sla = ticket_sla(obj)
+        clock = gettext("response") if sla.clock == "response" else gettext("resolution")
+        return format_html(
+            '<span class="spt-sla spt-sla-{}" title="{}">{} {} · {}</span>',
+            sla.state,
+            clock,
+            sla.icon,
+            sla.label,
+            format_left(sla.left),
+        )
+
+    @admin.display(description=_("SLA state"))
+    def sla_summary(self, obj):
+        if not obj.pk:
+            return "—"
+        return self.sla_badge(obj)
+
+    # --- saving goes through the services --------------------------------------------
+    def save_model(self, request, obj, form, change):
+        if not change:
+            ticket = services.ticket_create(
+                customer=form.cleaned_data.get("customer"),
+                requester=form.cleaned_data.get("requester"),
+                title=form.cleaned_data["title"],
+                description=form.cleaned_data.get("description", ""),
+                priority=form.cleaned_data["priority"],
+                source=form.cleaned_data.get("source") or Source.PHONE,
+                category=form.cleaned_data.get("category"),
+                actor=request.user,
+            )
+            assignee = form.cleaned_data.get("assignee")
+            if assignee and assignee != ticket.assignee:
+                services.ticket_assign(ticket=ticket, assignee=assignee, actor=request.user)
+            obj.pk = ticket.pk
+            obj.number = ticket.number
+            obj._state.adding = False
+            return
+        changed = set(form.changed_data)
+        with transaction.atomic():
+            details = {
+                name: form.cleaned_data[name] for name in services.DETAIL_FIELDS if name in changed
+            }
+            if details:
+                services.ticket_update_details(ticket=obj, actor=request.user, **details)
+            if "priority" in changed:
+                services.ticket_change_priority(
+                    ticket=obj, priority=form.cleaned_data["priority"], actor=request.user
+                )
+            if "assignee" in changed:
+                services.ticket_assign(
+                    ticket=obj, assignee=form.cleaned_data["assignee"], actor=request.user
+                )
+            if "requester" in changed:
+                Ticket.objects.filter(pk=obj.pk).update(requester=form.cleaned_data["requester"])
+            if "status" in changed:
+                services.ticket_change_status(
+                    ticket=obj, status=form.cleaned_data["status"], actor=request.user
+                )
+
+    # --- bulk actions --------------------------------------------------------------
+    def _bulk(self, request, queryset, change, done_message):
+        done, failed = 0, []
+        for ticket in queryset:
+            try:
+                change(ticket)
+                done += 1
+            except services.TicketError as exc:
+                failed.append(f"{ticket.number}: {exc}")
+        if done:
+            self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+        for failure in failed:
+            self.message_user(request, failure, messages.ERROR)
+
+    @admin.action(description=_("Assign to me"), permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        self._bulk(
+            request,
+            queryset,
+            lambda t: services.ticket_assign(ticket=t, assignee=request.user, actor=request.user),
+            gettext("%(count)d tickets assigned to you."),
+        )
+
+    def _status_action(self, request, queryset, status):
+        self._bulk(
+            request,
+            queryset,
+            lambda t: services.ticket_change_status(ticket=t, status=status, actor=request.user),
+            gettext("%(count)d tickets updated."),
+        )
+
+    @admin.action(description=_("Set status: in progress"), permissions=["change"])
+    def mark_in_progress(self, request, queryset):
+        self._status_action(request, queryset, Status.IN_PROGRESS)
+
+    @admin.action(description=_("Set status: waiting for customer"), permissions=["change"])
+    def mark_waiting_customer(self, request, queryset):
+        self._status_action(request, queryset, Status.WAITING_CUSTOMER)
+
+    @admin.action(description=_("Set status: resolved"), permissions=["change"])
+    def mark_resolved(self, request, queryset):
+        self._status_action(request, queryset, Status.RESOLVED)
+
+    @admin.action(description=_("Set status: closed"), permissions=["change"])
+    def mark_closed(self, request, queryset):
+        self._status_action(request, queryset, Status.CLOSED)
+
+    def _priority_action(self, request, queryset, priority):
+        self._bulk(
+            request,
+            queryset,
+            lambda t: services.ticket_change_priority(
+                ticket=t, priority=priority, actor=request.user
+            ),
+            gettext("%(count)d tickets updated."),
+        )
+
+    @admin.action(description=_("Set priority: critical"), permissions=["change"])
+    def set_priority_critical(self, request, queryset):
+        self._priority_action(request, queryset, Priority.CRITICAL)
+
+    @admin.action(description=_("Set priority: high"), permissions=["change"])
+    def set_priority_high(self, request, queryset):
+        self._priority_action(request, queryset, Priority.HIGH)
+
+    @admin.action(description=_("Set priority: medium"), permissions=["change"])
+    def set_priority_medium(self, request, queryset):
+        self._priority_action(request, queryset, Priority.MEDIUM)
+
+    @admin.action(description=_("Set priority: low"), permissions=["change"])
+    def set_priority_low(self, request, queryset):
+        self._priority_action(request, queryset, Priority.LOW)
+
+    def has_delete_permission(self, request, obj=None):
+        # Tickets are evidence (SPT-003): they are closed, never deleted from the workspace.
+        return False
+
+    # --- the conversation and reply form on the change page ------------------------
+    def get_urls(self):
+        return [
+            path(
+                "<int:ticket_id>/reply/",
+                self.admin_site.admin_view(self.reply_view),
+                name="tickets_ticket_reply",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ticket = self.get_object(request, object_id)
+        extra = extra_context or {}
+        if ticket is not None:
+            extra.update(
+                {
+                    "conversation": selectors.comments_visible_to(user=request.user, ticket=ticket),
+                    "timeline": selectors.events_visible_to(user=request.user, ticket=ticket),
+                    "reply_form": ReplyForm(),
+                    "reply_url": reverse("admin:tickets_ticket_reply", args=[ticket.pk]),
+                    "can_reply": self.has_change_permission(request, ticket),
+                }
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def reply_view(self, request, ticket_id):
+        ticket = get_object_or_404(Ticket, pk=ticket_id)
+        if request.method != "POST" or not self.has_change_permission(request, ticket):
+            raise PermissionDenied
+        form = ReplyForm(request.POST, request.FILES)
+        change_url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    self.message_user(request, error, messages.ERROR)
+            return redirect(change_url)
+        try:
+            services.comment_add(
+                ticket=ticket,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                visibility=form.cleaned_data["visibility"],
+                source=CommentSource.ADMIN,
+                attachments=form.cleaned_data["attachments"],
+            )
+        except services.TicketError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                gettext("Internal note added.")
+                if form.cleaned_data["visibility"] == Visibility.INTERNAL
+                else gettext("Public reply sent."),
+                messages.SUCCESS,
+            )
+        return redirect(change_url)
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ["ticket", "display_author", "visibility", "source", "created_at"]
+    list_filter = ["visibility", "source"]
+    list_select_related = ["ticket", "author"]
+    search_fields = ["ticket__number", "body"]
+    readonly_fields = [f.name for f in Comment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
