@@ -8,9 +8,12 @@ from .models import (
     CustomerAWSAccount,
     CustomerEmailDomain,
     JobOutbox,
+    NotificationChannel,
+    NotificationLog,
     Skill,
     User,
 )
+from .outbox import enqueue
 from .tokens import api_token_revoke
 
 
@@ -122,3 +125,43 @@ class APITokenAdmin(admin.ModelAdmin):
         for token in queryset:
             api_token_revoke(token=token)
         self.message_user(request, _("Tokens revoked."))
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "is_active"]
+    list_filter = ["kind", "is_active"]
+
+
+@admin.register(NotificationLog)
+class NotificationLogAdmin(admin.ModelAdmin):
+    """Every notification exactly as sent; failed ones can be sent again."""
+
+    list_display = [
+        "created_at",
+        "channel",
+        "recipient",
+        "template",
+        "status",
+        "attempts",
+        "sent_at",
+    ]
+    list_filter = ["status", "channel", "template"]
+    search_fields = ["recipient", "subject", "message_id"]
+    readonly_fields = [f.name for f in NotificationLog._meta.fields if f.name != "id"]
+    actions = ["send_again"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Send the selected notifications again"), permissions=["change"])
+    def send_again(self, request, queryset):
+        count = 0
+        for log in queryset.exclude(status=NotificationLog.Status.SENT):
+            NotificationLog.objects.filter(pk=log.pk).update(status=NotificationLog.Status.PENDING)
+            enqueue("spt_portal.jobs.deliver_notification", log.pk, queue="notifications")
+            count += 1
+        self.message_user(request, _("%(count)d notifications queued again.") % {"count": count})

@@ -8,9 +8,14 @@ duplicate runs. Later apps add their jobs here (SLA breach scan, AWS polls, ...)
 
 from rq import cron
 
-from spt_portal.jobs import relay_outbox, worker_heartbeat
+from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
+from tickets.jobs import close_stale_resolved_tickets
 
 # Hand over jobs that could not reach Redis when they were created.
 cron.register(relay_outbox, queue_name="default", interval=60)
 # Lets /healthz tell whether workers are taking jobs.
 cron.register(worker_heartbeat, queue_name="default", interval=60)
+# Notifications whose delivery job was lost are offered again.
+cron.register(retry_pending_notifications, queue_name="notifications", interval=600)
+# Resolved tickets never confirmed by the customer close themselves (TICKET_AUTO_CLOSE_DAYS).
+cron.register(close_stale_resolved_tickets, queue_name="default", cron="17 * * * *")

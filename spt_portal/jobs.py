@@ -18,3 +18,16 @@ def worker_heartbeat() -> str:
     stamp = timezone.now().isoformat()
     django_rq.get_connection("default").set(HEARTBEAT_KEY, stamp)
     return stamp
+
+
+def deliver_notification(log_id: int) -> str:
+    """Deliver one notification (see spt_portal.notifications.deliver)."""
+    from .notifications import deliver
+
+    return deliver(log_id)
+
+
+def retry_pending_notifications() -> int:
+    from .notifications import retry_pending
+
+    return retry_pending()

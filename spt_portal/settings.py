@@ -266,3 +266,17 @@ TICKET_ATTACHMENT_EXTENSIONS = set(
     )
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Notifications: email Message-IDs use this domain; SMS through a provider with
+# pre-approved templates (Chinese providers require them): "logging" (development: the
+# message is only logged) or "aliyun" (Alibaba Cloud SMS, needs the aliyun-sms extra).
+EMAIL_MESSAGE_ID_DOMAIN = env("EMAIL_MESSAGE_ID_DOMAIN", "spt-portal.local")
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5)
+SMS_PROVIDER = env("SMS_PROVIDER", "logging")
+SMS_SIGN_NAME = env("SMS_SIGN_NAME")
+SMS_TEMPLATE_CRITICAL_TICKET = env("SMS_TEMPLATE_CRITICAL_TICKET", "SMS_CRITICAL_TICKET")
+ALIYUN_SMS_ACCESS_KEY_ID = env("ALIYUN_SMS_ACCESS_KEY_ID")
+ALIYUN_SMS_ACCESS_KEY_SECRET = env("ALIYUN_SMS_ACCESS_KEY_SECRET")
+ALIYUN_SMS_ENDPOINT = env("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
+# Resolved tickets the customer never confirms close themselves after this many days.
+TICKET_AUTO_CLOSE_DAYS = env_int("TICKET_AUTO_CLOSE_DAYS", 7)

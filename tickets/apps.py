@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class TicketsConfig(AppConfig):
     name = "tickets"
     verbose_name = _("Tickets")
+
+    def ready(self):
+        from spt_portal.notifications import notification_delivered
+
+        from . import receivers
+
+        notification_delivered.connect(
+            receivers.record_notification, dispatch_uid="tickets.record_notification"
+        )

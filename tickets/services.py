@@ -19,6 +19,7 @@ from sla.services import current_policy, deadlines_for
 from spt_portal import access
 from spt_portal.models import User
 
+from . import notifications
 from .models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -158,6 +159,7 @@ def ticket_create(
             note=_("Assigned automatically."),
             internal=True,
         )
+    notifications.ticket_created(ticket, actor=actor)
     return ticket
 
 
@@ -211,8 +213,11 @@ def check_transition(*, ticket: Ticket, status: str, now=None) -> None:
 
 
 @transaction.atomic
-def ticket_change_status(*, ticket: Ticket, status: str, actor, note: str = "") -> Ticket:
-    """Move a ticket along the allowed transitions; reopening only within the window."""
+def ticket_change_status(
+    *, ticket: Ticket, status: str, actor, note: str = "", notify: bool = True
+) -> Ticket:
+    """Move a ticket along the allowed transitions; reopening only within the window.
+    The customer is told (unless they made the change, or ``notify`` is off)."""
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     old = ticket.status
     if status == old:
@@ -235,7 +240,7 @@ def ticket_change_status(*, ticket: Ticket, status: str, actor, note: str = "") 
         ticket.closed_at = None
         fields += ["resolved_at", "closed_at"]
     ticket.save(update_fields=fields)
-    _event(
+    event = _event(
         ticket,
         actor=actor,
         kind=EventKind.STATUS,
@@ -243,6 +248,8 @@ def ticket_change_status(*, ticket: Ticket, status: str, actor, note: str = "") 
         new=Status(status).label,
         note=note,
     )
+    if notify:
+        notifications.status_changed(ticket, event=event, old_status=old, actor=actor, note=note)
     return ticket
 
 
@@ -351,9 +358,14 @@ def comment_add(
         ticket.first_responded_at = comment.created_at
         fields.append("first_responded_at")
     ticket.save(update_fields=fields)
+    notifications.comment_added(comment)
     if not is_staff_author and ticket.status == Status.WAITING_CUSTOMER:
         ticket_change_status(
-            ticket=ticket, status=Status.IN_PROGRESS, actor=author, note=_("Customer replied.")
+            ticket=ticket,
+            status=Status.IN_PROGRESS,
+            actor=author,
+            note=_("Customer replied."),
+            notify=False,
         )
     return comment
 
@@ -400,3 +412,28 @@ def ticket_update_details(*, ticket: Ticket, actor, **changes) -> Ticket:
     ticket.save(update_fields=[*changed, "updated_at"])
     _event(ticket, actor=actor, kind=EventKind.OTHER, note=", ".join(changed), internal=True)
     return ticket
+
+
+def close_stale_resolved(*, now=None) -> int:
+    """Close resolved tickets the customer never confirmed within TICKET_AUTO_CLOSE_DAYS,
+    telling the customer. Idempotent: a closed ticket is not touched again."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.TICKET_AUTO_CLOSE_DAYS)
+    closed = 0
+    for ticket_id in Ticket.objects.filter(
+        status=Status.RESOLVED, resolved_at__lte=cutoff
+    ).values_list("id", flat=True):
+        with transaction.atomic():
+            ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+            if ticket.status != Status.RESOLVED:
+                continue
+            ticket = ticket_change_status(
+                ticket=ticket,
+                status=Status.CLOSED,
+                actor=None,
+                note=_("Closed automatically: the resolution was not confirmed."),
+                notify=False,
+            )
+            notifications.auto_closed(ticket)
+            closed += 1
+    return closed

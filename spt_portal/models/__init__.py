@@ -10,9 +10,13 @@ from .accounts import (
     SupportPlan,
     User,
 )
+from .notifications import ChannelKind, NotificationChannel, NotificationLog
 from .outbox import JobOutbox
 
 __all__ = [
+    "ChannelKind",
+    "NotificationChannel",
+    "NotificationLog",
     "APIToken",
     "Customer",
     "CustomerAWSAccount",
