@@ -78,7 +78,23 @@ class BreachingSoonFilter(admin.SimpleListFilter):
         return queryset
 
 
+class TagsField(forms.CharField):
+    """Tags typed as "billing, ec2" and stored as a list."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(value)
+        return value
+
+    def to_python(self, value):
+        if isinstance(value, list):
+            return value
+        return sorted({tag.strip() for tag in (value or "").split(",") if tag.strip()})
+
+
 class TicketAdminForm(forms.ModelForm):
+    tags = TagsField(label=_("tags"), required=False, help_text=_("Comma-separated."))
+
     class Meta:
         model = Ticket
         fields = [
@@ -148,6 +164,7 @@ class AttachmentInline(admin.TabularInline):
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     form = TicketAdminForm
+    view_on_site = False  # the portal page is for customers
 
     class Media:
         css = {"all": ["spt_portal/admin.css"]}

@@ -7,10 +7,12 @@ class TicketsConfig(AppConfig):
     verbose_name = _("Tickets")
 
     def ready(self):
+        from spt_portal.admin_site import register_dashboard_panel
         from spt_portal.notifications import notification_delivered
 
-        from . import receivers
+        from . import dashboard, receivers
 
+        register_dashboard_panel(dashboard.tickets_panel)
         notification_delivered.connect(
             receivers.record_notification, dispatch_uid="tickets.record_notification"
         )

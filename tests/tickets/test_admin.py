@@ -25,7 +25,7 @@ def change_data(ticket, **overrides):
         "title": ticket.title,
         "description": ticket.description,
         "category": ticket.category_id or "",
-        "tags": "[]",
+        "tags": "",
         "status": ticket.status,
         "priority": ticket.priority,
         "assignee": ticket.assignee_id or "",
@@ -78,13 +78,21 @@ def test_change_form_routes_through_services(login, acme, acme_user, engineer):
     client = login(engineer)
     url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
     response = client.post(
-        url, change_data(ticket, status=Status.RESOLVED, priority="high", assignee=engineer.pk)
+        url,
+        change_data(
+            ticket,
+            status=Status.RESOLVED,
+            priority="high",
+            assignee=engineer.pk,
+            tags="ec2, billing",
+        ),
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     ticket.refresh_from_db()
     assert ticket.status == Status.RESOLVED and ticket.resolved_at is not None
     assert ticket.priority == "high"
     assert ticket.assignee == engineer
+    assert ticket.tags == ["billing", "ec2"]
     kinds = set(ticket.events.values_list("kind", flat=True))
     assert {EventKind.STATUS, EventKind.PRIORITY, EventKind.ASSIGNED} <= kinds
 
@@ -144,7 +152,7 @@ def test_engineer_logs_a_phone_call(login, acme, acme_user, engineer):
             "requester": acme_user.pk,
             "title": "Customer called: S3 403",
             "description": "Called at 10:05",
-            "tags": "[]",
+            "tags": "",
             "priority": "high",
             "assignee": engineer.pk,
             "source": Source.PHONE,
@@ -177,3 +185,16 @@ def test_tickets_cannot_be_deleted(login, acme, acme_user, manager):
     url = reverse("admin:tickets_ticket_delete", args=[ticket.pk])
     assert login(manager).post(url, {"post": "yes"}).status_code == 403
     assert Ticket.objects.filter(pk=ticket.pk).exists()
+
+
+def test_dashboard_shows_my_queue_and_breaching_soon(login, acme, acme_user, engineer):
+    mine = make(acme, acme_user, title="mine on the dashboard", priority="critical")
+    services.ticket_assign(ticket=mine, assignee=engineer, actor=engineer)
+    make(acme, acme_user, title="nobody's")
+    page = login(engineer).get("/admin/").content.decode()
+    assert "mine on the dashboard" in page
+    assert "No open tickets are assigned to you." not in page
+    with time_machine.travel(timezone.now() + timedelta(minutes=13)):
+        page = login(engineer).get("/admin/").content.decode()
+    # the critical ticket's 15-minute response target is 2 minutes away (< 20 % left)
+    assert "At risk" in page
