@@ -108,3 +108,74 @@ class SLAConfig(models.Model):
         if get_language() == "zh-hans" and self.description_zh_hans:
             return self.description_zh_hans
         return self.description
+
+
+def default_weekdays() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
+class BusinessCalendar(models.Model):
+    """When SLA clocks run: around the clock, or business hours on working days.
+
+    Working days are the chosen weekdays, minus public holidays of ``holiday_country``,
+    plus that country's make-up working days (China's 调休), from the ``holidays`` package.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    is_24x7 = models.BooleanField(_("24x7"), default=True)
+    timezone = models.CharField(_("timezone"), max_length=64, default="Asia/Shanghai")
+    workday_start = models.TimeField(_("working day starts"), default="09:00")
+    workday_end = models.TimeField(_("working day ends"), default="18:00")
+    working_weekdays = models.JSONField(
+        _("working weekdays"),
+        default=default_weekdays,
+        help_text=_("0 = Monday … 6 = Sunday."),
+    )
+    holiday_country = models.CharField(
+        _("public holidays of"),
+        max_length=2,
+        blank=True,
+        default="CN",
+        help_text=_("ISO country code, e.g. CN; empty for none."),
+    )
+    is_partner_default = models.BooleanField(
+        _("partner's default calendar"),
+        default=False,
+        help_text=_("Used for incidents' working-day targets."),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_partner_default"],
+                condition=models.Q(is_partner_default=True),
+                name="one_partner_default_calendar",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_24x7=True) | models.Q(workday_start__lt=models.F("workday_end")),
+                name="calendar_day_starts_before_it_ends",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TierCalendar(models.Model):
+    """Which calendar the SLA clocks of a customer service tier use (24x7 when none)."""
+
+    service_tier = models.CharField(_("service tier"), max_length=20, unique=True)
+    calendar = models.ForeignKey(
+        BusinessCalendar, verbose_name=_("calendar"), on_delete=models.PROTECT
+    )
+
+    class Meta:
+        ordering = ["service_tier"]
+        verbose_name = _("service tier calendar")
+        verbose_name_plural = _("service tier calendars")
+
+    def __str__(self) -> str:
+        return f"{self.service_tier}: {self.calendar}"

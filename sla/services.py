@@ -5,7 +5,15 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from .models import DEFAULT_TARGETS, Priority, SLAConfig, SLAPolicyVersion
+from .calendar import add_business_minutes
+from .models import (
+    DEFAULT_TARGETS,
+    BusinessCalendar,
+    Priority,
+    SLAConfig,
+    SLAPolicyVersion,
+    TierCalendar,
+)
 
 
 class SLAError(ValueError):
@@ -16,6 +24,9 @@ class SLAError(ValueError):
 class Deadlines:
     first_response_due_at: datetime
     resolution_due_at: datetime
+    # When less than AT_RISK_SHARE of each target is left (for the warning scan).
+    first_response_at_risk_at: datetime
+    resolution_at_risk_at: datetime
 
 
 def current_policy() -> SLAPolicyVersion:
@@ -63,13 +74,48 @@ def target_for(policy: SLAPolicyVersion, priority: str) -> SLAConfig:
     raise SLAError(f"policy v{policy.pk} has no target for priority {priority!r}")
 
 
-def deadlines_for(*, policy: SLAPolicyVersion, priority: str, opened_at: datetime) -> Deadlines:
-    """Due times on the 24x7 calendar (business calendars and pauses come with the SLA issue)."""
+def deadlines_for(
+    *,
+    policy: SLAPolicyVersion,
+    priority: str,
+    opened_at: datetime,
+    calendar: BusinessCalendar | None = None,
+    paused_minutes: float = 0,
+) -> Deadlines:
+    """Due times for a ticket opened at ``opened_at``, on ``calendar`` (None: 24x7).
+
+    Time paused while waiting for the customer extends the resolution deadline only (the
+    first response is owed regardless), measured in the calendar's working minutes.
+    """
     target = target_for(policy, priority)
+    response, resolution = target.response_minutes, target.resolution_minutes
     return Deadlines(
-        first_response_due_at=opened_at + timedelta(minutes=target.response_minutes),
-        resolution_due_at=opened_at + timedelta(minutes=target.resolution_minutes),
+        first_response_due_at=add_business_minutes(opened_at, response, calendar),
+        resolution_due_at=add_business_minutes(opened_at, resolution + paused_minutes, calendar),
+        first_response_at_risk_at=add_business_minutes(
+            opened_at, response * (1 - AT_RISK_SHARE), calendar
+        ),
+        resolution_at_risk_at=add_business_minutes(
+            opened_at, resolution * (1 - AT_RISK_SHARE) + paused_minutes, calendar
+        ),
     )
+
+
+def calendar_for_tier(service_tier: str | None) -> BusinessCalendar | None:
+    """The calendar of a customer service tier; None (24x7) when none is configured."""
+    if not service_tier:
+        return None
+    mapping = TierCalendar.objects.select_related("calendar").filter(service_tier=service_tier)
+    entry = mapping.first()
+    return entry.calendar if entry else None
+
+
+def partner_calendar() -> BusinessCalendar | None:
+    return BusinessCalendar.objects.filter(is_partner_default=True).first()
+
+
+# Less than this share of the target left means "at risk" (the SLA issue's definition).
+AT_RISK_SHARE = 0.2
 
 
 class ClockState:
@@ -82,10 +128,6 @@ class ClockState:
     PAUSED = "paused"
 
 
-# Less than this share of the target left means "at risk" (the SLA issue's definition).
-AT_RISK_SHARE = 0.2
-
-
 def clock_state(
     *,
     started_at: datetime,
@@ -93,11 +135,13 @@ def clock_state(
     now: datetime,
     stopped_at: datetime | None = None,
     paused: bool = False,
+    at_risk_at: datetime | None = None,
 ) -> tuple[str, timedelta]:
     """The state of a clock and the time left (negative when overdue).
 
     A stopped clock (the response was given, the ticket resolved) is met or breached for
-    good; a paused one (waiting for the customer) shows paused.
+    good; a paused one (waiting for the customer) shows paused. ``at_risk_at`` (computed on
+    the business calendar) overrides the wall-clock 20 % rule.
     """
     if stopped_at is not None:
         return (
@@ -108,6 +152,9 @@ def clock_state(
         return ClockState.PAUSED, left
     if left < timedelta(0):
         return ClockState.BREACHED, left
-    if left < (due_at - started_at) * AT_RISK_SHARE:
+    if at_risk_at is not None:
+        if now >= at_risk_at:
+            return ClockState.AT_RISK, left
+    elif left < (due_at - started_at) * AT_RISK_SHARE:
         return ClockState.AT_RISK, left
     return ClockState.ON_TRACK, left

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from sla.models import Priority, SLAPolicyVersion
+from sla.models import BusinessCalendar, Priority, SLAPolicyVersion
 
 
 class Status(models.TextChoices):
@@ -107,8 +107,28 @@ class Ticket(models.Model):
         on_delete=models.PROTECT,
         related_name="tickets",
     )
+    sla_calendar = models.ForeignKey(
+        BusinessCalendar,
+        verbose_name=_("SLA calendar"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tickets",
+        help_text=_("Empty: the clocks run 24x7."),
+    )
     first_response_due_at = models.DateTimeField(_("first response due"), db_index=True)
     resolution_due_at = models.DateTimeField(_("resolution due"), db_index=True)
+    first_response_at_risk_at = models.DateTimeField(
+        _("first response at risk from"), null=True, blank=True
+    )
+    resolution_at_risk_at = models.DateTimeField(_("resolution at risk from"), null=True, blank=True)
+    paused_at = models.DateTimeField(
+        _("SLA paused since"),
+        null=True,
+        blank=True,
+        help_text=_("The resolution clock is paused while the ticket waits for the customer."),
+    )
+    paused_minutes = models.FloatField(_("minutes paused"), default=0)
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
 
     aws_case_id = models.CharField(
@@ -126,6 +146,20 @@ class Ticket(models.Model):
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         indexes = [
+            # The SLA scan reads open tickets only, so its cost does not grow with history.
+            models.Index(
+                fields=["first_response_at_risk_at"],
+                condition=models.Q(
+                    status__in=["new", "in_progress", "waiting_customer"],
+                    first_responded_at__isnull=True,
+                ),
+                name="ticket_open_resp_risk_idx",
+            ),
+            models.Index(
+                fields=["resolution_at_risk_at"],
+                condition=models.Q(status__in=["new", "in_progress"]),
+                name="ticket_open_resol_risk_idx",
+            ),
             models.Index(fields=["customer", "status", "-updated_at"], name="ticket_customer_idx"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
             models.Index(fields=["status", "priority"], name="ticket_status_priority_idx"),
@@ -297,3 +331,44 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.kind}"
+
+
+class SLAClock(models.TextChoices):
+    RESPONSE = "response", _("First response")
+    RESOLUTION = "resolution", _("Resolution")
+
+
+class SLAAlertKind(models.TextChoices):
+    AT_RISK = "at_risk", _("At risk")
+    BREACHED = "breached", _("Breached")
+    ESCALATED = "escalated", _("Escalated to managers")
+
+
+class TicketSLAAlert(models.Model):
+    """A warning, breach or level-2 escalation raised once per ticket, clock and deadline.
+
+    The unique constraint makes the breach scan idempotent: running it twice (or two
+    schedulers at once) raises nothing twice. A new deadline (priority change, pause) can
+    raise new alerts.
+    """
+
+    ticket = models.ForeignKey(
+        Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="sla_alerts"
+    )
+    clock = models.CharField(_("clock"), max_length=12, choices=SLAClock.choices)
+    kind = models.CharField(_("kind"), max_length=12, choices=SLAAlertKind.choices)
+    due_at = models.DateTimeField(_("deadline"))
+    created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("SLA alert")
+        verbose_name_plural = _("SLA alerts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "clock", "kind", "due_at"], name="sla_alert_once_per_deadline"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.clock} {self.kind}"

@@ -15,7 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sla.models import Priority
-from sla.services import current_policy, deadlines_for
+from sla.calendar import business_minutes_between
+from sla.services import calendar_for_tier, current_policy, deadlines_for
 from spt_portal import access
 from spt_portal.models import User
 
@@ -122,8 +123,11 @@ def ticket_create(
         raise TicketError(_("The requester does not belong to this customer."))
 
     policy = current_policy()
+    calendar = calendar_for_tier(customer.service_tier if customer is not None else None)
     opened_at = timezone.now()
-    deadlines = deadlines_for(policy=policy, priority=priority, opened_at=opened_at)
+    deadlines = deadlines_for(
+        policy=policy, priority=priority, opened_at=opened_at, calendar=calendar
+    )
     ticket = Ticket(
         customer=customer,
         requester=requester,
@@ -133,9 +137,12 @@ def ticket_create(
         source=source,
         category=category,
         sla_policy=policy,
+        sla_calendar=calendar,
         created_at=opened_at,
         first_response_due_at=deadlines.first_response_due_at,
         resolution_due_at=deadlines.resolution_due_at,
+        first_response_at_risk_at=deadlines.first_response_at_risk_at,
+        resolution_at_risk_at=deadlines.resolution_at_risk_at,
     )
     try:
         ticket.full_clean(exclude=["number", "sla_policy"])
@@ -190,6 +197,43 @@ def pick_assignee(*, category) -> User | None:
     )
 
 
+def _apply_deadlines(ticket: Ticket) -> list[str]:
+    """Recompute both due times from the creation time with the ticket's own policy
+    version, calendar and paused time; returns the fields changed."""
+    deadlines = deadlines_for(
+        policy=ticket.sla_policy,
+        priority=ticket.priority,
+        opened_at=ticket.created_at,
+        calendar=ticket.sla_calendar,
+        paused_minutes=ticket.paused_minutes,
+    )
+    ticket.first_response_due_at = deadlines.first_response_due_at
+    ticket.resolution_due_at = deadlines.resolution_due_at
+    ticket.first_response_at_risk_at = deadlines.first_response_at_risk_at
+    ticket.resolution_at_risk_at = deadlines.resolution_at_risk_at
+    return [
+        "first_response_due_at",
+        "resolution_due_at",
+        "first_response_at_risk_at",
+        "resolution_at_risk_at",
+    ]
+
+
+def _resume_clock(ticket: Ticket, now) -> list[str]:
+    """End a pause: its working minutes extend the resolution deadline."""
+    paused = business_minutes_between(ticket.paused_at, now, ticket.sla_calendar)
+    ticket.paused_minutes += paused
+    ticket.paused_at = None
+    _event(
+        ticket,
+        actor=None,
+        kind=EventKind.SLA,
+        new=_("Resolution clock resumed"),
+        note=_("Paused for %(minutes)d minutes of working time.") % {"minutes": round(paused)},
+    )
+    return ["paused_at", "paused_minutes", *_apply_deadlines(ticket)]
+
+
 def check_transition(*, ticket: Ticket, status: str, now=None) -> None:
     """Raise TicketError unless the ticket may move to ``status`` now."""
     old = ticket.status
@@ -226,6 +270,11 @@ def ticket_change_status(
     check_transition(ticket=ticket, status=status, now=now)
     fields = ["status", "updated_at"]
     ticket.status = status
+    if status == Status.WAITING_CUSTOMER:
+        ticket.paused_at = now
+        fields.append("paused_at")
+    elif old == Status.WAITING_CUSTOMER and ticket.paused_at is not None:
+        fields += _resume_clock(ticket, now)
     if status == Status.RESOLVED:
         ticket.resolved_at = now
         fields.append("resolved_at")
@@ -263,15 +312,8 @@ def ticket_change_priority(*, ticket: Ticket, priority: str, actor) -> Ticket:
     old = ticket.priority
     if old == priority:
         return ticket
-    deadlines = deadlines_for(
-        policy=ticket.sla_policy, priority=priority, opened_at=ticket.created_at
-    )
     ticket.priority = priority
-    ticket.first_response_due_at = deadlines.first_response_due_at
-    ticket.resolution_due_at = deadlines.resolution_due_at
-    ticket.save(
-        update_fields=["priority", "first_response_due_at", "resolution_due_at", "updated_at"]
-    )
+    ticket.save(update_fields=["priority", "updated_at", *_apply_deadlines(ticket)])
     _event(
         ticket,
         actor=actor,

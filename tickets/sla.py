@@ -46,17 +46,23 @@ def ticket_sla(ticket: Ticket, now=None) -> TicketSLA:
         Status.CLOSED,
     ):
         state, left = clock_state(
-            started_at=ticket.created_at, due_at=ticket.first_response_due_at, now=now
+            started_at=ticket.created_at,
+            due_at=ticket.first_response_due_at,
+            now=now,
+            at_risk_at=ticket.first_response_at_risk_at,
         )
         return TicketSLA("response", state, left)
+    paused = ticket.status == Status.WAITING_CUSTOMER
     state, left = clock_state(
         started_at=ticket.created_at,
         due_at=ticket.resolution_due_at,
-        now=now,
+        # While paused the time left stands still at what it was when the pause began.
+        now=ticket.paused_at if paused and ticket.paused_at else now,
         stopped_at=ticket.resolved_at
         if ticket.status in (Status.RESOLVED, Status.CLOSED)
         else None,
-        paused=ticket.status == Status.WAITING_CUSTOMER,
+        paused=paused,
+        at_risk_at=ticket.resolution_at_risk_at,
     )
     return TicketSLA("resolution", state, left)
 

@@ -1,0 +1,83 @@
+"""Business-time arithmetic: add working minutes to an instant, count working minutes
+between two instants. Pure functions over a BusinessCalendar (or None = 24x7)."""
+
+import zoneinfo
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+
+import holidays
+
+from .models import BusinessCalendar
+
+# A deadline further than this many days of searching means a broken calendar.
+MAX_DAYS = 3 * 366
+
+
+@lru_cache(maxsize=64)
+def _holidays_for(country: str, year: int):
+    return holidays.country_holidays(country, years=year)
+
+
+def is_working_day(day: date, calendar: BusinessCalendar) -> bool:
+    if calendar.holiday_country:
+        table = _holidays_for(calendar.holiday_country, day.year)
+        if day in table:
+            return False
+        if day in getattr(table, "weekend_workdays", ()):
+            return True
+    return day.weekday() in calendar.working_weekdays
+
+
+def _windows(start: datetime, calendar: BusinessCalendar):
+    """Working windows [open, close) in UTC-aware datetimes, from the day of ``start``."""
+    tz = zoneinfo.ZoneInfo(calendar.timezone)
+    day = start.astimezone(tz).date()
+    opens, closes = _as_time(calendar.workday_start), _as_time(calendar.workday_end)
+    for _ in range(MAX_DAYS):
+        if is_working_day(day, calendar):
+            yield (
+                datetime.combine(day, opens, tzinfo=tz),
+                datetime.combine(day, closes, tzinfo=tz),
+            )
+        day += timedelta(days=1)
+    raise ValueError(f"calendar {calendar} has no working time within {MAX_DAYS} days")
+
+
+def _as_time(value) -> time:
+    return value if isinstance(value, time) else time.fromisoformat(str(value))
+
+
+def add_business_minutes(
+    start: datetime, minutes: float, calendar: BusinessCalendar | None
+) -> datetime:
+    """The instant ``minutes`` of working time after ``start``."""
+    if calendar is None or calendar.is_24x7:
+        return start + timedelta(minutes=minutes)
+    remaining = timedelta(minutes=minutes)
+    for opens, closes in _windows(start, calendar):
+        if closes <= start:
+            continue
+        begin = max(opens, start)
+        available = closes - begin
+        if remaining <= available:
+            return begin + remaining
+        remaining -= available
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def business_minutes_between(
+    start: datetime, end: datetime, calendar: BusinessCalendar | None
+) -> float:
+    """Working minutes in [start, end) (0 when end is not after start)."""
+    if end <= start:
+        return 0.0
+    if calendar is None or calendar.is_24x7:
+        return (end - start).total_seconds() / 60
+    total = timedelta(0)
+    for opens, closes in _windows(start, calendar):
+        if opens >= end:
+            break
+        begin, finish = max(opens, start), min(closes, end)
+        if finish > begin:
+            total += finish - begin
+    return total.total_seconds() / 60
