@@ -5,3 +5,15 @@ from django.utils.translation import gettext_lazy as _
 class SlaConfig(AppConfig):
     name = "sla"
     verbose_name = _("SLA and on-call")
+
+    def ready(self):
+        from prometheus_client.core import REGISTRY
+
+        from spt_portal.admin_site import register_dashboard_panel
+
+        from . import dashboard
+
+        register_dashboard_panel(dashboard.oncall_panel)
+        if not getattr(SlaConfig, "_collector_registered", False):
+            REGISTRY.register(dashboard.OnCallCollector())
+            SlaConfig._collector_registered = True

@@ -155,7 +155,8 @@ class BusinessCalendar(models.Model):
                 name="one_partner_default_calendar",
             ),
             models.CheckConstraint(
-                condition=models.Q(is_24x7=True) | models.Q(workday_start__lt=models.F("workday_end")),
+                condition=models.Q(is_24x7=True)
+                | models.Q(workday_start__lt=models.F("workday_end")),
                 name="calendar_day_starts_before_it_ends",
             ),
         ]
@@ -179,3 +180,26 @@ class TierCalendar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_tier}: {self.calendar}"
+
+
+from .oncall_models import (  # noqa: E402  (one models module per concept, one app)
+    Level,
+    OnCallLayer,
+    OnCallLayerMember,
+    OnCallSchedule,
+    OnCallShift,
+)
+
+__all__ = [
+    "DEFAULT_TARGETS",
+    "BusinessCalendar",
+    "Level",
+    "OnCallLayer",
+    "OnCallLayerMember",
+    "OnCallSchedule",
+    "OnCallShift",
+    "Priority",
+    "SLAConfig",
+    "SLAPolicyVersion",
+    "TierCalendar",
+]

@@ -9,7 +9,7 @@ duplicate runs. Later apps add their jobs here (SLA breach scan, AWS polls, ...)
 from rq import cron
 
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
-from tickets.jobs import close_stale_resolved_tickets
+from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
 # Hand over jobs that could not reach Redis when they were created.
 cron.register(relay_outbox, queue_name="default", interval=60)
@@ -19,3 +19,5 @@ cron.register(worker_heartbeat, queue_name="default", interval=60)
 cron.register(retry_pending_notifications, queue_name="notifications", interval=600)
 # Resolved tickets never confirmed by the customer close themselves (TICKET_AUTO_CLOSE_DAYS).
 cron.register(close_stale_resolved_tickets, queue_name="default", cron="17 * * * *")
+# SLA warnings, breaches and escalations, each raised once per deadline.
+cron.register(sla_scan, queue_name="default", interval=60)

@@ -182,6 +182,7 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "SPT Portal <support@partner.example>")
 SERVER_EMAIL = env("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 SUPPORT_EMAIL_ADDRESS = env("SUPPORT_EMAIL_ADDRESS", "support@partner.example")
+SUPPORT_HOTLINE = env("SUPPORT_HOTLINE", "+86 400 000 0000")
 
 # Redis and background jobs (django-rq). Three queues; see spt_portal/outbox.py for how
 # jobs are handed over without ever failing the request that caused them.

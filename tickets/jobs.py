@@ -4,6 +4,7 @@ import logging
 import time
 
 from . import services
+from .sla import scan_sla
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +19,15 @@ def close_stale_resolved_tickets() -> int:
         (time.monotonic() - started) * 1000,
     )
     return closed
+
+
+def sla_scan() -> dict:
+    """Every minute: raise SLA warnings, breaches and escalations (idempotent)."""
+    started = time.monotonic()
+    counts = scan_sla()
+    logger.info(
+        "sla scan: %(at_risk)s at risk, %(breached)s breached, %(escalated)s escalated "
+        "in %(ms)d ms",
+        {**counts, "ms": (time.monotonic() - started) * 1000},
+    )
+    return counts

@@ -121,7 +121,9 @@ class Ticket(models.Model):
     first_response_at_risk_at = models.DateTimeField(
         _("first response at risk from"), null=True, blank=True
     )
-    resolution_at_risk_at = models.DateTimeField(_("resolution at risk from"), null=True, blank=True)
+    resolution_at_risk_at = models.DateTimeField(
+        _("resolution at risk from"), null=True, blank=True
+    )
     paused_at = models.DateTimeField(
         _("SLA paused since"),
         null=True,

@@ -14,8 +14,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sla.models import Priority
 from sla.calendar import business_minutes_between
+from sla.models import Priority
+from sla.oncall import primary_on_call
 from sla.services import calendar_for_tier, current_policy, deadlines_for
 from spt_portal import access
 from spt_portal.models import User
@@ -170,20 +171,15 @@ def ticket_create(
     return ticket
 
 
-# The SLA issue's on-call schedules register a function here: (category) -> User | None.
-on_call_lookup = None
-
-
 def pick_assignee(*, category) -> User | None:
     """Auto-assignment by expertise (seed 001, 3.1): among engineers whose skills include
     the category, the primary on-call one if on duty, else the one with the fewest open
     tickets. One query; None when no engineer has the skill."""
     if category is None:
         return None
-    if on_call_lookup is not None:
-        on_call = on_call_lookup(category)
-        if on_call is not None:
-            return on_call
+    on_call = primary_on_call()
+    if on_call is not None and on_call.skills.filter(pk=category.pk).exists():
+        return on_call
     return (
         User.objects.filter(is_active=True, is_staff=True, skills=category)
         .filter(groups__name__in=["engineer", "manager"])

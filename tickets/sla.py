@@ -1,14 +1,31 @@
-"""The SLA state of a ticket: which clock runs now and how it stands."""
+"""The SLA of tickets: which clock runs now and how it stands; the breach scan."""
 
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from sla.services import ClockState, clock_state
+from sla.calendar import add_business_minutes
+from sla.oncall import on_call_users
+from sla.services import ClockState, clock_state, target_for
+from spt_portal.notifications import notify_channels, notify_email
 
-from .models import Status, Ticket
+from .models import (
+    OPEN_STATUSES,
+    EventKind,
+    SLAAlertKind,
+    SLAClock,
+    Status,
+    Ticket,
+    TicketEvent,
+    TicketSLAAlert,
+)
 
 STATE_LABELS = {
     ClockState.ON_TRACK: (_("On track"), "✓", "success"),
@@ -73,3 +90,151 @@ def format_left(left: timedelta) -> str:
     hours, mins = divmod(rest, 60)
     text = f"{days}d {hours}h" if days else (f"{hours}h {mins}m" if hours else f"{mins}m")
     return f"-{text}" if left < timedelta(0) else text
+
+
+# --- the breach scan (cron, every minute) ---------------------------------------------
+
+
+def _managers():
+    from spt_portal.models import User
+
+    return list(
+        User.objects.filter(is_active=True, is_staff=True, groups__name="manager").distinct()
+    )
+
+
+def _kinds_due(ticket: Ticket, clock: str, due, now) -> list[str]:
+    """Which alerts apply now: at risk before the deadline; breached after it; escalated
+    when still open one more full target period (working time) after the deadline."""
+    if now < due:
+        return [SLAAlertKind.AT_RISK]
+    kinds = [SLAAlertKind.BREACHED]
+    target = target_for(ticket.sla_policy, ticket.priority)
+    minutes = target.response_minutes if clock == SLAClock.RESPONSE else target.resolution_minutes
+    if now >= add_business_minutes(due, minutes, ticket.sla_calendar):
+        kinds.append(SLAAlertKind.ESCALATED)
+    return kinds
+
+
+def _raise(ticket_id: int, clock: str, now, counts: dict) -> None:
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("assignee", "sla_policy", "sla_calendar", "customer")
+            .get(pk=ticket_id)
+        )
+        if clock == SLAClock.RESPONSE:
+            if ticket.first_responded_at is not None or not ticket.is_open:
+                return
+            due = ticket.first_response_due_at
+        else:
+            if ticket.status not in (Status.NEW, Status.IN_PROGRESS):
+                return
+            due = ticket.resolution_due_at
+        for kind in _kinds_due(ticket, clock, due, now):
+            alert, created = TicketSLAAlert.objects.get_or_create(
+                ticket=ticket, clock=clock, kind=kind, due_at=due
+            )
+            if not created:
+                continue
+            counts[kind] += 1
+            _act(ticket, alert)
+
+
+def _act(ticket: Ticket, alert) -> None:
+    clock_label = SLAClock(alert.clock).label
+    kind_label = SLAAlertKind(alert.kind).label
+    level = {SLAAlertKind.BREACHED: 1, SLAAlertKind.ESCALATED: 2}.get(alert.kind, 0)
+    if level > ticket.escalation_level:
+        old = ticket.escalation_level
+        ticket.escalation_level = level
+        ticket.save(update_fields=["escalation_level"])
+        TicketEvent.objects.create(
+            ticket=ticket,
+            kind=EventKind.SLA,
+            old_value=str(old),
+            new_value=gettext("Escalation level %(level)d") % {"level": level},
+            internal=True,
+        )
+    TicketEvent.objects.create(
+        ticket=ticket,
+        kind=EventKind.SLA,
+        new_value=f"{clock_label}: {kind_label}"[:200],
+        note=gettext("Due %(due)s")
+        % {"due": timezone.localtime(alert.due_at).strftime("%Y-%m-%d %H:%M")},
+        internal=True,
+    )
+    if alert.kind == SLAAlertKind.ESCALATED:
+        recipients = _managers()
+    else:
+        recipients = [u for u in [ticket.assignee, *on_call_users()] if u is not None]
+    template = "sla_warning" if alert.kind == SLAAlertKind.AT_RISK else "sla_breach"
+    link = f"{settings.SITE_URL}{reverse('admin:tickets_ticket_change', args=[ticket.pk])}"
+    for person in dict.fromkeys(recipients):
+        if not person.is_active or not person.email:
+            continue
+        notify_email(
+            to=person.email,
+            template=template,
+            language=person.preferred_language,
+            tz=person.effective_timezone,
+            context={
+                "ticket": ticket,
+                "clock": clock_label,
+                "violation": f"{clock_label} · {kind_label}",
+                "due": alert.due_at,
+                "escalated": alert.kind == SLAAlertKind.ESCALATED,
+                "link": link,
+            },
+            obj=ticket,
+            dedupe_key=f"sla:{alert.pk}:{person.email}",
+        )
+    if alert.kind != SLAAlertKind.AT_RISK:
+        notify_channels(
+            event=f"ticket.sla_{alert.kind}",
+            text=f"[{ticket.number}] SLA {clock_label}: {kind_label} ({link})",
+            data={"number": ticket.number, "clock": alert.clock, "kind": alert.kind},
+            obj=ticket,
+            dedupe_key=f"sla:{alert.pk}",
+        )
+
+
+def scan_sla(*, now=None) -> dict[str, int]:
+    """Raise each at-risk warning, breach and level-2 escalation once per deadline.
+
+    Reads only open tickets whose at-risk instant has passed (partial indexes), so its
+    cost does not grow with closed history. Idempotent: alerts are unique per ticket,
+    clock, kind and deadline, so a second run (or a second scheduler) raises nothing.
+    """
+    now = now or timezone.now()
+    counts = {kind: 0 for kind in SLAAlertKind.values}
+    escalated = TicketSLAAlert.objects.filter(ticket=OuterRef("pk"), kind=SLAAlertKind.ESCALATED)
+    response_ids = (
+        Ticket.objects.filter(
+            status__in=OPEN_STATUSES,
+            first_responded_at__isnull=True,
+            first_response_at_risk_at__lte=now,
+        )
+        .exclude(
+            Exists(
+                escalated.filter(clock=SLAClock.RESPONSE, due_at=OuterRef("first_response_due_at"))
+            )
+        )
+        .values_list("id", flat=True)
+    )
+    resolution_ids = (
+        Ticket.objects.filter(
+            status__in=[Status.NEW, Status.IN_PROGRESS], resolution_at_risk_at__lte=now
+        )
+        .exclude(
+            Exists(
+                escalated.filter(clock=SLAClock.RESOLUTION, due_at=OuterRef("resolution_due_at"))
+            )
+        )
+        .values_list("id", flat=True)
+    )
+    for ticket_id in list(response_ids):
+        _raise(ticket_id, SLAClock.RESPONSE, now, counts)
+    for ticket_id in list(resolution_ids):
+        _raise(ticket_id, SLAClock.RESOLUTION, now, counts)
+    return counts

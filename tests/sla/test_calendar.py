@@ -19,8 +19,12 @@ def at(*args):
 def office():
     # Not saved: the maths needs no database.
     return BusinessCalendar(
-        name="office", is_24x7=False, timezone="Asia/Shanghai",
-        workday_start="09:00", workday_end="18:00", working_weekdays=[0, 1, 2, 3, 4],
+        name="office",
+        is_24x7=False,
+        timezone="Asia/Shanghai",
+        workday_start="09:00",
+        workday_end="18:00",
+        working_weekdays=[0, 1, 2, 3, 4],
         holiday_country="CN",
     )
 

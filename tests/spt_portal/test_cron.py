@@ -1,7 +1,7 @@
 from django_rq.cron import DjangoCronScheduler
 
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
-from tickets.jobs import close_stale_resolved_tickets
+from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
 
 def test_cron_file_registers_the_periodic_jobs():
@@ -13,6 +13,7 @@ def test_cron_file_registers_the_periodic_jobs():
         worker_heartbeat,
         retry_pending_notifications,
         close_stale_resolved_tickets,
+        sla_scan,
     }
     assert jobs[retry_pending_notifications].queue_name == "notifications"
     assert jobs[relay_outbox].interval == 60

@@ -20,7 +20,9 @@ T0 = datetime(2026, 3, 2, 2, 0, tzinfo=ZoneInfo("UTC"))  # a Monday, 10:00 in Sh
 
 def test_waiting_for_customer_pauses_the_resolution_clock(acme, acme_user, engineer):
     with time_machine.travel(T0, tick=False):
-        ticket = services.ticket_create(customer=acme, requester=acme_user, title="x", actor=acme_user)
+        ticket = services.ticket_create(
+            customer=acme, requester=acme_user, title="x", actor=acme_user
+        )
     assert ticket.resolution_due_at == T0 + timedelta(hours=24)
     with time_machine.travel(T0 + timedelta(hours=1), tick=False):
         services.comment_add(ticket=ticket, author=engineer, body="need logs")
@@ -49,7 +51,9 @@ def test_waiting_for_customer_pauses_the_resolution_clock(acme, acme_user, engin
 
 def test_resolving_from_waiting_closes_the_pause(acme, acme_user, engineer):
     with time_machine.travel(T0, tick=False):
-        ticket = services.ticket_create(customer=acme, requester=acme_user, title="x", actor=acme_user)
+        ticket = services.ticket_create(
+            customer=acme, requester=acme_user, title="x", actor=acme_user
+        )
         services.ticket_change_status(ticket=ticket, status=Status.WAITING_CUSTOMER, actor=engineer)
     with time_machine.travel(T0 + timedelta(hours=30), tick=False):
         services.ticket_change_status(ticket=ticket, status=Status.RESOLVED, actor=engineer)
@@ -84,5 +88,7 @@ def test_other_tiers_stay_24x7(acme, globex, globex_user):
     TierCalendar.objects.create(service_tier="enterprise", calendar=office)
     globex.service_tier = "business"
     globex.save()
-    ticket = services.ticket_create(customer=globex, requester=globex_user, title="x", actor=globex_user)
+    ticket = services.ticket_create(
+        customer=globex, requester=globex_user, title="x", actor=globex_user
+    )
     assert ticket.sla_calendar is None
