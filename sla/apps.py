@@ -10,10 +10,12 @@ class SlaConfig(AppConfig):
         from prometheus_client.core import REGISTRY
 
         from spt_portal.admin_site import register_dashboard_panel
+        from spt_portal.audit import register_evidence
 
-        from . import dashboard
+        from . import dashboard, evidence
 
         register_dashboard_panel(dashboard.oncall_panel)
+        register_evidence("SPT-002", evidence.spt002)
         if not getattr(SlaConfig, "_collector_registered", False):
             REGISTRY.register(dashboard.OnCallCollector())
             SlaConfig._collector_registered = True

@@ -29,6 +29,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("portal/", include("tickets.urls")),
     path("", include("sla.urls")),
+    path("", include("tickets.urls_sla")),
     path("audit/", include(audit_patterns)),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

@@ -8,10 +8,14 @@ class TicketsConfig(AppConfig):
 
     def ready(self):
         from spt_portal.admin_site import register_dashboard_panel
+        from spt_portal.audit import register_evidence
         from spt_portal.notifications import notification_delivered
 
-        from . import dashboard, receivers
+        from . import dashboard, evidence, receivers
 
+        register_evidence("SPT-001", evidence.spt001)
+        register_evidence("SPT-003", evidence.spt003)
+        register_evidence("SPT-004", evidence.spt004)
         register_dashboard_panel(dashboard.tickets_panel)
         notification_delivered.connect(
             receivers.record_notification, dispatch_uid="tickets.record_notification"

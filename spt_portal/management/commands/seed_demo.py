@@ -112,6 +112,8 @@ class Command(BaseCommand):
             user.groups.set([Group.objects.get(name=role)])
             user.skills.set([skills[s] for s in skill_slugs])
 
+        self._oncall()
+
         admin = self._user(
             "admin@partner.example", "Demo Administrator", is_staff=True, language="en"
         )
@@ -125,6 +127,49 @@ class Command(BaseCommand):
                 f"{CustomerAWSAccount.objects.count()} AWS accounts, "
                 f"{User.objects.count()} users (password {DEMO_PASSWORD})."
             )
+        )
+
+    def _oncall(self):
+        """A default 24x7 schedule: engineer and manager alternate weekly, one primary while
+        the other backs up as secondary; plus a business-hours calendar for the standard tier."""
+        from datetime import date, time
+
+        from sla.models import (
+            BusinessCalendar,
+            Level,
+            OnCallLayer,
+            OnCallLayerMember,
+            OnCallSchedule,
+            TierCalendar,
+        )
+
+        schedule, _ = OnCallSchedule.objects.update_or_create(
+            name="24x7 support", defaults={"is_default": True, "timezone": "Asia/Shanghai"}
+        )
+        engineer = User.objects.get(email="engineer@partner.example")
+        manager = User.objects.get(email="manager@partner.example")
+        for level, members in (
+            (Level.PRIMARY, [engineer, manager]),
+            (Level.SECONDARY, [manager, engineer]),
+        ):
+            layer, _ = OnCallLayer.objects.update_or_create(
+                schedule=schedule,
+                level=level,
+                defaults={
+                    "rotation_start": date(2026, 1, 5),
+                    "handover_time": time(9, 0),
+                    "shift_hours": 24 * 7,
+                },
+            )
+            layer.members.all().delete()
+            for position, user in enumerate(members):
+                OnCallLayerMember.objects.create(layer=layer, user=user, position=position)
+        calendar, _ = BusinessCalendar.objects.update_or_create(
+            name="China business hours",
+            defaults={"is_24x7": False, "workday_start": time(9, 0), "workday_end": time(18, 0)},
+        )
+        TierCalendar.objects.update_or_create(
+            service_tier=ServiceTier.STANDARD, defaults={"calendar": calendar}
         )
 
     def _user(self, email, full_name, *, customer=None, is_staff=False, language="zh-hans"):

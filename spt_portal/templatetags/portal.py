@@ -1,0 +1,19 @@
+from django import template
+from django.utils.translation import gettext, ngettext
+
+register = template.Library()
+
+
+@register.filter
+def minutes_text(value) -> str:
+    """15 -> "15 minutes", 60 -> "1 hour", 90 -> "1 h 30 min", 4320 -> "72 hours"."""
+    try:
+        minutes = int(value)
+    except (TypeError, ValueError):
+        return ""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return ngettext("%(n)d minute", "%(n)d minutes", rest) % {"n": rest}
+    if not rest:
+        return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
+    return gettext("%(h)d h %(m)d min") % {"h": hours, "m": rest}
