@@ -27,7 +27,15 @@ class SkillAdmin(admin.ModelAdmin):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "full_name", "customer", "is_staff", "is_active", "last_login"]
+    list_display = [
+        "email",
+        "full_name",
+        "customer",
+        "is_staff",
+        "is_active",
+        "email_bounced_at",
+        "last_login",
+    ]
     list_filter = ["is_staff", "is_active", "groups", "customer"]
     list_select_related = ["customer"]
     search_fields = ["email", "full_name", "phone"]
@@ -39,7 +47,7 @@ class UserAdmin(DjangoUserAdmin):
             _("Profile"),
             {"fields": ["full_name", "preferred_language", "timezone", "phone", "skills"]},
         ),
-        (_("Organisation"), {"fields": ["customer"]}),
+        (_("Organisation"), {"fields": ["customer", "email_bounced_at"]}),
         (
             _("Access"),
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},

@@ -87,8 +87,8 @@ def notify_email(
     message_id = new_message_id()
     all_headers = {"Reply-To": settings.SUPPORT_EMAIL_ADDRESS, **(headers or {})}
     if automatic:
-        # RFC 3834: automatic notices must not trigger auto-replies.
-        all_headers.setdefault("Auto-Submitted", "auto-generated")
+        # RFC 3834: automatic notices say so, so that auto-responders do not answer them.
+        all_headers.setdefault("Auto-Submitted", "auto-replied")
     return _create(
         channel=ChannelKind.EMAIL,
         recipient=to,

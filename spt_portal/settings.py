@@ -281,3 +281,13 @@ ALIYUN_SMS_ACCESS_KEY_SECRET = env("ALIYUN_SMS_ACCESS_KEY_SECRET")
 ALIYUN_SMS_ENDPOINT = env("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
 # Resolved tickets the customer never confirms close themselves after this many days.
 TICKET_AUTO_CLOSE_DAYS = env_int("TICKET_AUTO_CLOSE_DAYS", 7)
+
+# Email to ticket (SES receipt rule -> SNS -> POST /hooks/ses/).
+SES_SNS_TOPIC_ARNS = env_list("SES_SNS_TOPIC_ARNS")
+SNS_MAX_AGE_SECONDS = env_int("SNS_MAX_AGE_SECONDS", 3600)
+# Mail from unknown senders: "reject" (logged, no ticket) or "triage" (an internal ticket).
+EMAIL_UNKNOWN_SENDER_POLICY = env("EMAIL_UNKNOWN_SENDER_POLICY", "triage")
+# Create a contact for a new address from a customer's registered domain.
+EMAIL_CREATE_CONTACTS = env_bool("EMAIL_CREATE_CONTACTS", True)
+# Quarantine mail whose DMARC verdict is FAIL (spam and virus FAIL always are).
+EMAIL_QUARANTINE_DMARC_FAIL = env_bool("EMAIL_QUARANTINE_DMARC_FAIL", True)

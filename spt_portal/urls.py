@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from tickets.inbound.views import ses_webhook
+
 from . import health, views
 from .api import build_api
 
@@ -32,5 +34,6 @@ urlpatterns = [
     path("", include("tickets.urls_sla")),
     path("audit/", include(audit_patterns)),
     path("api/v1/", api.urls),
+    path("hooks/ses/", ses_webhook, name="ses_webhook"),
     path("admin/", admin.site.urls),
 ]

@@ -25,7 +25,16 @@ from spt_portal.models import User
 
 from . import selectors, services
 from .forms import MultipleFileField
-from .models import Attachment, Comment, CommentSource, Source, Status, Ticket, Visibility
+from .models import (
+    Attachment,
+    Comment,
+    CommentSource,
+    InboundEmail,
+    Source,
+    Status,
+    Ticket,
+    Visibility,
+)
 from .sla import format_left, ticket_sla
 
 
@@ -208,7 +217,20 @@ class TicketAdmin(admin.ModelAdmin):
         "set_priority_low",
     ]
     fieldsets = [
-        (None, {"fields": ["customer", "requester", "title", "description", "category", "tags"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "customer",
+                    "requester",
+                    "requester_email_status",
+                    "title",
+                    "description",
+                    "category",
+                    "tags",
+                ]
+            },
+        ),
         (_("Handling"), {"fields": ["status", "priority", "assignee", "source", "cc_contacts"]}),
         (
             _("SLA"),
@@ -240,6 +262,7 @@ class TicketAdmin(admin.ModelAdmin):
         ),
     ]
     SERVICE_MANAGED = [
+        "requester_email_status",
         "sla_summary",
         "sla_policy",
         "first_response_due_at",
@@ -293,6 +316,18 @@ class TicketAdmin(admin.ModelAdmin):
             sla.label,
             format_left(sla.left),
         )
+
+    @admin.display(description=_("requester's email"))
+    def requester_email_status(self, obj):
+        if not obj.requester_id:
+            return "—"
+        if obj.requester.email_bounced_at:
+            return format_html(
+                '<strong class="spt-sla spt-sla-breached">✗ {}</strong>',
+                gettext("Delivery failed (bounced %(date)s)")
+                % {"date": timezone.localtime(obj.requester.email_bounced_at).strftime("%Y-%m-%d")},
+            )
+        return gettext("Deliverable")
 
     @admin.display(description=_("SLA state"))
     def sla_summary(self, obj):
@@ -485,6 +520,23 @@ class CommentAdmin(admin.ModelAdmin):
     list_select_related = ["ticket", "author"]
     search_fields = ["ticket__number", "body"]
     readonly_fields = [f.name for f in Comment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(InboundEmail)
+class InboundEmailAdmin(admin.ModelAdmin):
+    """Every message received by email and what became of it, with the reason."""
+
+    list_display = ["received_at", "sender", "subject", "outcome", "reason", "ticket"]
+    list_filter = ["outcome"]
+    list_select_related = ["ticket"]
+    search_fields = ["sender", "subject", "message_id", "ses_message_id"]
+    readonly_fields = [f.name for f in InboundEmail._meta.fields if f.name != "id"]
 
     def has_add_permission(self, request):
         return False

@@ -268,6 +268,9 @@ class Attachment(models.Model):
     filename = models.CharField(_("file name"), max_length=255)
     content_type = models.CharField(_("content type"), max_length=100)
     size = models.PositiveBigIntegerField(_("size (bytes)"))
+    staff_only = models.BooleanField(
+        _("staff only"), default=False, help_text=_("Never shown to customers.")
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("uploaded by"),
@@ -288,6 +291,8 @@ class Attachment(models.Model):
 
     @property
     def is_public(self) -> bool:
+        if self.staff_only:
+            return False
         return self.comment_id is None or self.comment.visibility == Visibility.PUBLIC
 
 
@@ -374,3 +379,68 @@ class TicketSLAAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.clock} {self.kind}"
+
+
+class SNSCertificate(models.Model):
+    """A cached (or pinned) SNS signing certificate, by its URL."""
+
+    url = models.URLField(_("URL"), max_length=500, unique=True)
+    pem = models.TextField(_("PEM"))
+    fetched_at = models.DateTimeField(_("fetched at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SNS certificate")
+        verbose_name_plural = _("SNS certificates")
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class InboundEmail(models.Model):
+    """Every message received by email, and what became of it (idempotent per SES id)."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        TICKET = "ticket", _("New ticket")
+        COMMENT = "comment", _("Added to a ticket")
+        AUTO_REPLY = "auto_reply", _("Ignored: automatic reply")
+        BOUNCE = "bounce", _("Bounce recorded")
+        QUARANTINED = "quarantined", _("Quarantined")
+        REJECTED = "rejected", _("Rejected")
+        DUPLICATE = "duplicate", _("Duplicate")
+
+    ses_message_id = models.CharField(_("SES message id"), max_length=200, unique=True)
+    message_id = models.CharField(_("Message-ID"), max_length=998, blank=True)
+    sender = models.CharField(_("sender"), max_length=320, blank=True)
+    subject = models.CharField(_("subject"), max_length=998, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=20, choices=Outcome.choices, default=Outcome.RECEIVED
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    verdicts = models.JSONField(_("SES verdicts"), default=dict, blank=True)
+    raw = models.FileField(_("original message"), upload_to="inbound/%Y/%m/", max_length=300)
+    ticket = models.ForeignKey(
+        Ticket,
+        verbose_name=_("ticket"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbound_emails",
+    )
+    comment = models.ForeignKey(
+        Comment,
+        verbose_name=_("comment"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = _("inbound email")
+        verbose_name_plural = _("inbound emails")
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.subject[:60]} [{self.outcome}]"

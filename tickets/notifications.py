@@ -56,16 +56,17 @@ def _language(person, ticket: Ticket) -> str:
     return ticket.customer.default_language if ticket.customer_id else settings.LANGUAGE_CODE
 
 
-def _email(person, ticket, template, key, context, link):
+def _email(person, ticket, template, key, context, link, *, automatic=True, obj=None):
     return notify_email(
         to=person.email,
         template=template,
         language=_language(person, ticket),
         tz=person.effective_timezone,
         context={"ticket": ticket, "link": link, **context},
-        obj=ticket,
+        obj=obj or ticket,
         dedupe_key=key,
         headers=_thread_headers(ticket),
+        automatic=automatic,
     )
 
 
@@ -115,7 +116,9 @@ def comment_added(comment: Comment) -> None:
         return
     ticket = comment.ticket
     author = comment.author
-    if comment.author_id is None or access.is_staff_user(author):
+    # Staff side: staff users, and replies imported from AWS Support (no user behind them).
+    staff_side = access.is_staff_user(author) if author is not None else comment.source == "aws"
+    if staff_side:
         for person in customer_recipients(ticket, exclude=author):
             _email(
                 person,
@@ -124,6 +127,8 @@ def comment_added(comment: Comment) -> None:
                 f"comment:{comment.pk}:{person.email}",
                 {"comment": comment},
                 _portal_link(ticket),
+                automatic=False,  # it relays a person's reply
+                obj=comment,
             )
         return
     # A customer wrote: tell the engineer on the ticket (or the staff channels).
@@ -135,6 +140,8 @@ def comment_added(comment: Comment) -> None:
             f"comment:{comment.pk}:{ticket.assignee.email}",
             {"comment": comment},
             _admin_link(ticket),
+            automatic=False,
+            obj=comment,
         )
     else:
         notify_channels(

@@ -28,10 +28,14 @@ def ticket_list_for(*, user, status="", priority="", query="") -> QuerySet[Ticke
 
 def comments_visible_to(*, user, ticket: Ticket) -> QuerySet[Comment]:
     """Customers see public comments only; internal notes never reach them."""
+    staff = access.is_staff_user(user)
+    attachments = Attachment.objects.order_by("id")
+    if not staff:
+        attachments = attachments.filter(staff_only=False)
     comments = ticket.comments.select_related("author").prefetch_related(
-        Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
+        Prefetch("attachments", queryset=attachments)
     )
-    if not access.is_staff_user(user):
+    if not staff:
         comments = comments.filter(visibility=Visibility.PUBLIC)
     return comments.order_by("created_at", "id")
 
@@ -47,6 +51,6 @@ def attachments_visible_to(*, user) -> QuerySet[Attachment]:
     attachments = Attachment.objects.filter(ticket__in=tickets_visible_to(user=user))
     if not access.is_staff_user(user):
         attachments = attachments.filter(
-            Q(comment__isnull=True) | Q(comment__visibility=Visibility.PUBLIC)
+            Q(comment__isnull=True) | Q(comment__visibility=Visibility.PUBLIC), staff_only=False
         )
     return attachments.select_related("ticket")

@@ -364,7 +364,8 @@ def comment_add(
     if visibility not in Visibility.values:
         raise TicketError(_("Unknown visibility %(value)s.") % {"value": visibility})
     is_staff_author = author is not None and access.is_staff_user(author)
-    if visibility == Visibility.INTERNAL and not is_staff_author:
+    is_system = author is None and source == CommentSource.SYSTEM
+    if visibility == Visibility.INTERNAL and not (is_staff_author or is_system):
         raise TicketError(_("Only staff can write internal notes."))
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if ticket.status == Status.CLOSED and not is_staff_author:
@@ -397,7 +398,7 @@ def comment_add(
         fields.append("first_responded_at")
     ticket.save(update_fields=fields)
     notifications.comment_added(comment)
-    if not is_staff_author and ticket.status == Status.WAITING_CUSTOMER:
+    if not (is_staff_author or is_system) and ticket.status == Status.WAITING_CUSTOMER:
         ticket_change_status(
             ticket=ticket,
             status=Status.IN_PROGRESS,

@@ -95,7 +95,7 @@ def ticket_detail(request, number):
         {
             "ticket": ticket,
             "comments": selectors.comments_visible_to(user=request.user, ticket=ticket),
-            "ticket_attachments": ticket.attachments.filter(comment__isnull=True),
+            "ticket_attachments": ticket.attachments.filter(comment__isnull=True, staff_only=False),
             "events": selectors.events_visible_to(user=request.user, ticket=ticket),
             "form": form,
             "can_confirm": ticket.status == Status.RESOLVED,

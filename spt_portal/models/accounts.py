@@ -107,6 +107,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text=_("Partner staff: engineers, managers and auditors."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    email_bounced_at = models.DateTimeField(
+        _("email bounced at"),
+        null=True,
+        blank=True,
+        help_text=_("Set when mail to this address bounced permanently; shown to engineers."),
+    )
     date_joined = models.DateTimeField(_("date joined"), default=django_timezone.now)
 
     objects = UserManager()

@@ -67,7 +67,7 @@ def test_email_is_rendered_recorded_and_sent_once():
     assert message.subject == log.subject == "[TKT-000001] 新回复：磁盘已满"
     assert "已处理" in message.body
     assert message.extra_headers["Message-ID"] == log.message_id
-    assert message.extra_headers["Auto-Submitted"] == "auto-generated"
+    assert message.extra_headers["Auto-Submitted"] == "auto-replied"
     assert message.extra_headers["Reply-To"] == "support@partner.example"
     assert message.alternatives and "已处理" in message.alternatives[0][0]
     # The same notification asked for again sends nothing.

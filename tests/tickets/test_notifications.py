@@ -47,7 +47,7 @@ def test_cc_contacts_get_the_email_too(acme, acme_user):
     ticket.cc_contacts.add(colleague)
     mail.outbox.clear()
     engineer_reply = services.comment_add(
-        ticket=ticket, author=None, body="AWS replied", author_name="AWS Support"
+        ticket=ticket, author=None, body="AWS replied", author_name="AWS Support", source="aws"
     )
     assert engineer_reply.pk
     assert len(mails_to(colleague.email)) == 1 and len(mails_to(acme_user.email)) == 1
