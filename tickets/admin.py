@@ -231,7 +231,10 @@ class TicketAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Handling"), {"fields": ["status", "priority", "assignee", "source", "cc_contacts"]}),
+        (
+            _("Handling"),
+            {"fields": ["status", "priority", "assignee", "source", "cc_contacts", "follow_up_of"]},
+        ),
         (
             _("SLA"),
             {
@@ -262,6 +265,7 @@ class TicketAdmin(admin.ModelAdmin):
         ),
     ]
     SERVICE_MANAGED = [
+        "follow_up_of",
         "requester_email_status",
         "sla_summary",
         "sla_policy",

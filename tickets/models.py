@@ -132,6 +132,15 @@ class Ticket(models.Model):
     )
     paused_minutes = models.FloatField(_("minutes paused"), default=0)
     escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
+    follow_up_of = models.ForeignKey(
+        "self",
+        verbose_name=_("follow-up of"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+        help_text=_("The closed ticket this one continues."),
+    )
 
     aws_case_id = models.CharField(
         _("AWS case id"), max_length=100, null=True, blank=True, unique=True

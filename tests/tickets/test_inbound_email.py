@@ -290,9 +290,16 @@ def test_unknown_sender_triage_or_reject(client, signer, settings):
     ticket = Ticket.objects.get()
     assert ticket.customer is None and "stranger@nowhere.example" in ticket.description
     settings.EMAIL_UNKNOWN_SENDER_POLICY = "reject"
-    raw2 = compose("stranger@nowhere.example", "again", "x")
-    assert deliver(client, signer, raw2).json()["status"] == "rejected"
+    mail.outbox.clear()
+    for n in range(2):
+        raw2 = compose("stranger@nowhere.example", f"again {n}", "x")
+        assert deliver(client, signer, raw2).json()["status"] == "rejected"
     assert Ticket.objects.count() == 1
+    # one polite notice (not a bounce), however often they write that day
+    [notice] = mail.outbox
+    assert notice.to == ["stranger@nowhere.example"]
+    assert notice.extra_headers["Auto-Submitted"] == "auto-replied"
+    assert "/support/contact" in notice.body
 
 
 def test_round_trip_threads_into_one_ticket(client, signer, alice, engineer):
@@ -338,6 +345,7 @@ def test_reply_to_a_closed_ticket(client, signer, alice, acme, engineer, setting
         deliver(client, signer, compose(alice.email, f"Re: [{ticket.number}] x", "again"))
     follow_up = Ticket.objects.exclude(pk=ticket.pk).get()
     assert ticket.number in follow_up.description
+    assert follow_up.follow_up_of == ticket
 
 
 def test_every_real_world_fixture_ends_somewhere_known(client, signer, alice):

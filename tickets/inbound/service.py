@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from spt_portal.models import CustomerEmailDomain, NotificationLog, User
+from spt_portal.notifications import notify_email
 from spt_portal.roles import Role
 
 from .. import services
@@ -123,6 +124,8 @@ def _handle(record: InboundEmail, raw: bytes) -> None:
             return _finish(record, InboundEmail.Outcome.QUARANTINED, f"{name} verdict FAIL")
     if settings.EMAIL_QUARANTINE_DMARC_FAIL and verdicts.get("dmarc") == "FAIL":
         return _finish(record, InboundEmail.Outcome.QUARANTINED, "DMARC verdict FAIL")
+    if settings.EMAIL_QUARANTINE_SPF_FAIL and verdicts.get("spf") == "FAIL":
+        return _finish(record, InboundEmail.Outcome.QUARANTINED, "SPF verdict FAIL")
 
     verdict = classify(parsed)
     if verdict.kind == "auto_reply":
@@ -158,6 +161,7 @@ def _handle(record: InboundEmail, raw: bytes) -> None:
 
     customer = sender.customer if sender is not None else None
     if customer is None and settings.EMAIL_UNKNOWN_SENDER_POLICY != "triage":
+        _polite_refusal(parsed)
         return _finish(
             record, InboundEmail.Outcome.REJECTED, f"unknown sender {parsed.from_address}"
         )
@@ -179,12 +183,26 @@ def _handle(record: InboundEmail, raw: bytes) -> None:
         source=Source.EMAIL,
         actor=sender,
     )
+    if ticket is not None:
+        Ticket.objects.filter(pk=new.pk).update(follow_up_of=ticket)
     _attach(new, None, parsed, raw=record.raw)
     return _finish(
         record,
         InboundEmail.Outcome.TICKET,
         "" if customer is not None else "sender is not a customer contact: triage ticket",
         ticket=new,
+    )
+
+
+def _polite_refusal(parsed: ParsedEmail) -> None:
+    """Tell an unknown sender how to reach us: a normal email (not a bounce), marked as an
+    automatic reply, at most one a day per address, never in answer to automatic mail."""
+    notify_email(
+        to=parsed.from_address,
+        template="email_rejected",
+        language=settings.LANGUAGE_CODE,
+        context={"subject": parsed.subject, "contact_url": f"{settings.SITE_URL}/support/contact"},
+        dedupe_key=f"refusal:{parsed.from_address}:{timezone.now():%Y-%m-%d}",
     )
 
 
