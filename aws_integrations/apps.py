@@ -5,3 +5,17 @@ from django.utils.translation import gettext_lazy as _
 class AwsIntegrationsConfig(AppConfig):
     name = "aws_integrations"
     verbose_name = _("AWS integrations")
+
+    def ready(self):
+        from prometheus_client.core import REGISTRY
+
+        from spt_portal.audit import register_evidence
+        from tickets.services import comment_created
+
+        from . import evidence, receivers
+
+        comment_created.connect(receivers.queue_comment_for_aws, dispatch_uid="aws.queue_push")
+        register_evidence("SPT-005", evidence.spt005)
+        if not getattr(AwsIntegrationsConfig, "_collector_registered", False):
+            REGISTRY.register(evidence.SupportSyncCollector())
+            AwsIntegrationsConfig._collector_registered = True

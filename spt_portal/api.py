@@ -63,9 +63,11 @@ def build_api() -> NinjaAPI:
             request, {"detail": "Invalid request.", "errors": exc.errors}, status=422
         )
 
+    from aws_integrations.api import router as aws_router
     from tickets.api import router as tickets_router
 
     api.add_router("/tickets", tickets_router)
+    api.add_router("/tickets", aws_router)
     return api
 
 

@@ -8,6 +8,7 @@ duplicate runs. Later apps add their jobs here (SLA breach scan, AWS polls, ...)
 
 from rq import cron
 
+from aws_integrations.jobs import alert_stale_support_sync, poll_support_cases, retry_case_pushes
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
 from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
@@ -21,3 +22,7 @@ cron.register(retry_pending_notifications, queue_name="notifications", interval=
 cron.register(close_stale_resolved_tickets, queue_name="default", cron="17 * * * *")
 # SLA warnings, breaches and escalations, each raised once per deadline.
 cron.register(sla_scan, queue_name="default", interval=60)
+# SPT-005: every AWS Support case of every enabled account, every 10 minutes.
+cron.register(poll_support_cases, queue_name="aws", cron="*/10 * * * *")
+cron.register(retry_case_pushes, queue_name="aws", interval=300)
+cron.register(alert_stale_support_sync, queue_name="aws", interval=300)

@@ -204,6 +204,15 @@ METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN")
 AWS_REGION = env("AWS_REGION", "us-east-1")
 AWS_ENDPOINT_URL = env("AWS_ENDPOINT_URL")
 AWS_PARTNER_ACCOUNT_ID = env("AWS_PARTNER_ACCOUNT_ID")
+AWS_PROFILE = env("AWS_PROFILE")
+AWS_MAX_ATTEMPTS = env_int("AWS_MAX_ATTEMPTS", 5)
+# The partner's credentials in the China partition (aws-cn), for Beijing/Ningxia accounts.
+AWS_CN_ACCESS_KEY_ID = env("AWS_CN_ACCESS_KEY_ID")
+AWS_CN_SECRET_ACCESS_KEY = env("AWS_CN_SECRET_ACCESS_KEY")
+AWS_CN_PROFILE = env("AWS_CN_PROFILE")
+# AWS Support sync (SPT-005).
+AWS_SUPPORT_POLL_MINUTES = env_int("AWS_SUPPORT_POLL_MINUTES", 10)
+AWS_SUPPORT_STALE_MINUTES = env_int("AWS_SUPPORT_STALE_MINUTES", 30)
 
 # --- Production security defaults (HTTPS only, behind a TLS-terminating proxy). -----------
 # ALLOW_PLAIN_HTTP=1 is the one switch that allows plain HTTP, and only when every allowed

@@ -40,3 +40,11 @@ STATIC_ROOT = os.path.join(_tmp, "static")
 os.makedirs(STATIC_ROOT, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# Nothing talks to the internet: AWS calls that a test did not fake hit a closed local port
+# and fail at once; tests of AWS code use moto or botocore's Stubber.
+AWS_ENDPOINT_URL = "http://127.0.0.1:9"
+AWS_MAX_ATTEMPTS = 1
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

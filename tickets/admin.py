@@ -37,6 +37,15 @@ from .models import (
 )
 from .sla import format_left, ticket_sla
 
+# Higher apps add links to the ticket page here (e.g. "Open an AWS Support case"):
+# callables (request, ticket) -> (label, url) or None. Registered from their admin modules.
+TICKET_LINKS: list = []
+
+
+def register_ticket_link(link) -> None:
+    if link not in TICKET_LINKS:
+        TICKET_LINKS.append(link)
+
 
 class AssigneeFilter(admin.SimpleListFilter):
     title = _("assignee")
@@ -480,6 +489,9 @@ class TicketAdmin(admin.ModelAdmin):
                     "reply_form": ReplyForm(),
                     "reply_url": reverse("admin:tickets_ticket_reply", args=[ticket.pk]),
                     "can_reply": self.has_change_permission(request, ticket),
+                    "ticket_links": [
+                        link for link in (make(request, ticket) for make in TICKET_LINKS) if link
+                    ],
                 }
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)

@@ -13,6 +13,9 @@ from spt_portal.notifications import notify_channels, notify_email, notify_sms
 
 from .models import Comment, Status, Ticket, TicketEvent, Visibility
 
+# How an AWS engineer's reply is signed in the ticket (imported by aws_integrations).
+AWS_SUPPORT_NAME = "AWS Support"
+
 
 def _portal_link(ticket: Ticket) -> str:
     return f"{settings.SITE_URL}{reverse('portal:ticket_detail', args=[ticket.number])}"
@@ -116,8 +119,11 @@ def comment_added(comment: Comment) -> None:
         return
     ticket = comment.ticket
     author = comment.author
-    # Staff side: staff users, and replies imported from AWS Support (no user behind them).
-    staff_side = access.is_staff_user(author) if author is not None else comment.source == "aws"
+    # Staff side: staff users, and AWS engineers' replies imported from AWS Support.
+    if author is not None:
+        staff_side = access.is_staff_user(author)
+    else:
+        staff_side = comment.source == "aws" and comment.author_name == AWS_SUPPORT_NAME
     if staff_side:
         for person in customer_recipients(ticket, exclude=author):
             _email(

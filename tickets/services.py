@@ -7,6 +7,7 @@ outbox after commit.
 
 from datetime import timedelta
 
+import django.dispatch
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -35,6 +36,10 @@ from .models import (
     TicketEvent,
     Visibility,
 )
+
+# Sent inside comment_add's transaction (higher apps hook in without being imported here,
+# e.g. aws_integrations queues a public comment for its AWS Support case).
+comment_created = django.dispatch.Signal()  # args: comment
 
 
 class TicketError(ValueError):
@@ -398,6 +403,7 @@ def comment_add(
         fields.append("first_responded_at")
     ticket.save(update_fields=fields)
     notifications.comment_added(comment)
+    comment_created.send(sender=Comment, comment=comment)
     if not (is_staff_author or is_system) and ticket.status == Status.WAITING_CUSTOMER:
         ticket_change_status(
             ticket=ticket,

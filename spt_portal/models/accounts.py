@@ -299,6 +299,12 @@ class CustomerAWSAccount(models.Model):
         default=SupportPlan.UNKNOWN,
     )
     support_sync_enabled = models.BooleanField(_("sync AWS Support cases"), default=True)
+    support_api_error = models.CharField(
+        _("Support API problem"),
+        max_length=300,
+        blank=True,
+        help_text=_("Set by the sync, e.g. no Business or Enterprise support plan."),
+    )
     health_enabled = models.BooleanField(_("receive AWS Health events"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

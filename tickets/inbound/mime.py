@@ -11,7 +11,7 @@ import email
 import email.policy
 import re
 from dataclasses import dataclass, field
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
@@ -83,7 +83,18 @@ def decode_text_header(value) -> str:
     character split across two words survives."""
     if value is None:
         return ""
+    if isinstance(value, Header):
+        # Raw 8-bit bytes in a header: the parser keeps them as "unknown-8bit".
+        value = "".join(
+            decode_bytes(data, None if charset in (None, "unknown-8bit") else charset)
+            if isinstance(data, bytes)
+            else data
+            for data, charset in decode_header(value)
+        )
     raw = str(value)
+    if re.search("[\udc80-\udcff]", raw):
+        # Raw 8-bit header bytes (no encoded words), kept by the parser as surrogates.
+        raw = decode_bytes(raw.encode("utf-8", errors="surrogateescape"), None)
     raw = _ENCODED_WORD_GAP.sub(r"\1\2", raw)
     try:
         parts = decode_header(raw)
@@ -93,7 +104,7 @@ def decode_text_header(value) -> str:
     merged: list[tuple[bytes, str | None]] = []
     for data, charset in parts:
         if isinstance(data, str):
-            data, charset = data.encode("utf-8", errors="replace"), "utf-8"
+            data, charset = data.encode("utf-8", errors="surrogateescape"), None
         if merged and merged[-1][1] == charset:
             merged[-1] = (merged[-1][0] + data, charset)
         else:

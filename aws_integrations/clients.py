@@ -1,0 +1,94 @@
+"""The one place that creates boto3 clients.
+
+Each customer account is reached through the IAM role the customer created
+(sts:AssumeRole with the account's external id). Partitions: an ``aws`` account is reached
+with the partner's global credentials and the Support endpoint in us-east-1; an ``aws-cn``
+account with the partner's China-partition credentials and cn-north-1 (no role can be
+assumed across partitions). Temporary credentials are cached until shortly before they
+expire. botocore retries throttling and transient errors (``standard`` mode).
+``AWS_ENDPOINT_URL`` points everything at a local emulator for the demo and tests.
+"""
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import boto3
+from botocore.config import Config
+from django.conf import settings
+
+from spt_portal.models import CustomerAWSAccount
+
+SUPPORT_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1"}
+
+
+def _config() -> Config:
+    return Config(
+        retries={"mode": "standard", "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        connect_timeout=10,
+        read_timeout=30,
+    )
+
+
+SESSION_NAME = "spt-portal"
+
+_cache: dict[tuple[str, str], dict] = {}
+_lock = threading.Lock()
+
+
+def _partner_session(partition: str) -> boto3.session.Session:
+    if partition == "aws-cn":
+        return boto3.session.Session(
+            aws_access_key_id=settings.AWS_CN_ACCESS_KEY_ID or None,
+            aws_secret_access_key=settings.AWS_CN_SECRET_ACCESS_KEY or None,
+            profile_name=settings.AWS_CN_PROFILE or None,
+        )
+    return boto3.session.Session(profile_name=settings.AWS_PROFILE or None)
+
+
+def _endpoint() -> str | None:
+    return settings.AWS_ENDPOINT_URL or None
+
+
+def _assumed_credentials(account: CustomerAWSAccount) -> dict:
+    key = (account.partition, account.role_arn)
+    with _lock:
+        cached = _cache.get(key)
+        if cached and cached["Expiration"] - timedelta(minutes=5) > datetime.now(UTC):
+            return cached
+    sts = _partner_session(account.partition).client(
+        "sts",
+        region_name=SUPPORT_REGION[account.partition],
+        endpoint_url=_endpoint(),
+        config=_config(),
+    )
+    response = sts.assume_role(
+        RoleArn=account.role_arn,
+        RoleSessionName=SESSION_NAME,
+        ExternalId=account.external_id,
+        DurationSeconds=3600,
+    )
+    credentials = response["Credentials"]
+    with _lock:
+        _cache[key] = credentials
+    return credentials
+
+
+def clear_credential_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def support_client(account: CustomerAWSAccount):
+    """A Support API client acting in the customer's account."""
+    if not account.role_arn:
+        raise ValueError(f"account {account.account_id} has no IAM role ARN")
+    credentials = _assumed_credentials(account)
+    return boto3.client(
+        "support",
+        region_name=SUPPORT_REGION[account.partition],
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        endpoint_url=_endpoint(),
+        config=_config(),
+    )

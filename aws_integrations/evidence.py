@@ -1,0 +1,109 @@
+"""SPT-005 evidence and Prometheus gauges for the AWS Support sync."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Max, Sum
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from prometheus_client.core import GaugeMetricFamily
+
+from spt_portal.audit import Evidence
+from spt_portal.models import CustomerAWSAccount
+
+from .models import SyncRun
+
+
+def _last_success_by_account() -> dict[int, object]:
+    return dict(
+        SyncRun.objects.filter(kind=SyncRun.Kind.SUPPORT_POLL, outcome=SyncRun.Outcome.OK)
+        .order_by()
+        .values_list("account_id")
+        .annotate(last=Max("finished_at"))
+    )
+
+
+def spt005(request) -> list[Evidence]:
+    now = timezone.now()
+    accounts = list(
+        CustomerAWSAccount.objects.filter(support_sync_enabled=True)
+        .exclude(role_arn="")
+        .select_related("customer")
+    )
+    last = _last_success_by_account()
+    stale_after = timedelta(minutes=settings.AWS_SUPPORT_STALE_MINUTES)
+    runs_url = reverse("admin:aws_integrations_syncrun_changelist")
+    evidence = []
+    for account in accounts:
+        when = last.get(account.pk)
+        ok = when is not None and now - when <= stale_after
+        evidence.append(
+            Evidence(
+                label=_("Last successful AWS Support sync of %(account)s (%(customer)s)")
+                % {"account": account.account_id, "customer": account.customer.short_code},
+                value=timezone.localtime(when).strftime("%Y-%m-%d %H:%M") if when else _("never"),
+                ok=ok,
+                url=f"{runs_url}?account__id__exact={account.pk}",
+                detail=_("Missing when older than %(minutes)d minutes.")
+                % {"minutes": settings.AWS_SUPPORT_STALE_MINUTES}
+                + (f" {account.support_api_error}" if account.support_api_error else ""),
+            )
+        )
+    day = SyncRun.objects.filter(
+        kind=SyncRun.Kind.SUPPORT_POLL, started_at__gte=now - timedelta(days=1)
+    )
+    totals = day.aggregate(cases=Sum("cases_seen"), comments=Sum("comments_imported"))
+    evidence.append(
+        Evidence(
+            label=_("AWS Support sync runs, last 24 hours"),
+            value=_("%(runs)d runs, %(cases)d cases checked, %(comments)d updates imported")
+            % {
+                "runs": day.count(),
+                "cases": totals["cases"] or 0,
+                "comments": totals["comments"] or 0,
+            },
+            ok=day.filter(outcome=SyncRun.Outcome.OK).exists() or not accounts,
+            url=runs_url,
+        )
+    )
+    logs = reverse("admin:spt_portal_notificationlog_changelist")
+    evidence.append(
+        Evidence(
+            label=_("Customer notices of AWS engineers' replies"),
+            value=_("in the notification log"),
+            ok=True,
+            url=f"{logs}?template=ticket_reply",
+        )
+    )
+    return evidence
+
+
+class SupportSyncCollector:
+    def describe(self):
+        yield GaugeMetricFamily(
+            "spt_aws_support_sync_age_seconds",
+            "Seconds since the last successful AWS Support sync, per account",
+            labels=["account"],
+        )
+
+    def collect(self):
+        gauge = GaugeMetricFamily(
+            "spt_aws_support_sync_age_seconds",
+            "Seconds since the last successful AWS Support sync, per account",
+            labels=["account"],
+        )
+        try:
+            now = timezone.now()
+            last = _last_success_by_account()
+            for pk, account_id in (
+                CustomerAWSAccount.objects.filter(support_sync_enabled=True)
+                .exclude(role_arn="")
+                .values_list("pk", "account_id")
+            ):
+                when = last.get(pk)
+                age = (now - when).total_seconds() if when else float("inf")
+                gauge.add_metric([account_id], age)
+        except Exception:  # the database may be down; the scrape still answers
+            return
+        yield gauge

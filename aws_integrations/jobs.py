@@ -1,0 +1,83 @@
+"""AWS jobs (queue "aws"): thin, idempotent, each logs what it did."""
+
+import logging
+import time
+
+from django.conf import settings
+from django.utils import timezone
+
+from spt_portal import outbox
+from spt_portal.models import CustomerAWSAccount
+
+from . import support
+
+logger = logging.getLogger(__name__)
+
+
+def poll_support_cases() -> int:
+    """Every 10 minutes: one poll job per enabled account (so one broken account never
+    holds up the others, and accounts are synced in parallel by the workers)."""
+    ids = list(
+        CustomerAWSAccount.objects.filter(support_sync_enabled=True, customer__is_active=True)
+        .exclude(role_arn="")
+        .values_list("id", flat=True)
+    )
+    for account_id in ids:
+        outbox.enqueue("aws_integrations.jobs.poll_support_account", account_id, queue="aws")
+    logger.info("support poll: queued %s accounts", len(ids))
+    return len(ids)
+
+
+def poll_support_account(account_id: int) -> str:
+    account = CustomerAWSAccount.objects.select_related("customer").filter(pk=account_id).first()
+    if account is None or not account.support_sync_enabled:
+        return "skipped"
+    started = time.monotonic()
+    run = support.poll_account(account)
+    logger.info(
+        "support poll %s: %s in %d ms",
+        account.account_id,
+        run.outcome,
+        (time.monotonic() - started) * 1000,
+    )
+    return run.outcome
+
+
+def push_case_comment(push_id: int) -> str:
+    return support.push(push_id)
+
+
+def retry_case_pushes() -> int:
+    """Every 5 minutes: re-send comments whose push failed, once their backoff is over."""
+    ids = support.due_pushes()
+    for push_id in ids:
+        outbox.enqueue("aws_integrations.jobs.push_case_comment", push_id, queue="aws")
+    return len(ids)
+
+
+def alert_stale_support_sync() -> int:
+    """Every 5 minutes: tell the on-call engineers about accounts not synced for
+    AWS_SUPPORT_STALE_MINUTES (once per account per stale period)."""
+    from sla.oncall import on_call_users
+    from spt_portal.notifications import notify_email
+
+    stale = support.stale_accounts()
+    bucket = int(timezone.now().timestamp() // (settings.AWS_SUPPORT_STALE_MINUTES * 60))
+    for account in stale:
+        for person in on_call_users():
+            notify_email(
+                to=person.email,
+                template="support_sync_stale",
+                language=person.preferred_language,
+                tz=person.effective_timezone,
+                context={
+                    "account": account,
+                    "minutes": settings.AWS_SUPPORT_STALE_MINUTES,
+                    "error": account.support_api_error,
+                },
+                obj=account,
+                dedupe_key=f"stale-sync:{account.pk}:{bucket}:{person.email}",
+            )
+    if stale:
+        logger.warning("support sync stale for %s accounts", len(stale))
+    return len(stale)

@@ -1,0 +1,5 @@
+from . import support
+
+
+def queue_comment_for_aws(sender, comment, **kwargs):
+    support.queue_push(comment)

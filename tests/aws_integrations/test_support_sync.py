@@ -1,0 +1,446 @@
+"""AWS Support case sync (SPT-005) with botocore's Stubber at the boto3 boundary."""
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from django.core import mail
+
+from aws_integrations import support
+from aws_integrations.models import CasePush, SupportCase, SyncRun
+from spt_portal.models import CustomerAWSAccount
+from tests.factories import AWSAccountFactory
+from tickets import services
+from tickets.models import Comment, Source, Status, Ticket, Visibility
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+T = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+AWS = "Amazon Web Services"
+
+
+def stubbed():
+    client = boto3.client(
+        "support", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    return client, Stubber(client)
+
+
+def case(case_id, *, status="opened", severity="normal", subject="EC2 reboot loop", days_ago=90):
+    return {
+        "caseId": case_id,
+        "displayId": case_id[-6:],
+        "subject": subject,
+        "status": status,
+        "serviceCode": "amazon-elastic-compute-cloud-linux",
+        "categoryCode": "instance-issue",
+        "severityCode": severity,
+        "submittedBy": "ops@acme.example",
+        "timeCreated": (T - timedelta(days=days_ago)).isoformat(),
+        "language": "en",
+    }
+
+
+def comm(case_id, minutes, body, by=AWS):
+    return {
+        "caseId": case_id,
+        "body": body,
+        "submittedBy": by,
+        "timeCreated": (T + timedelta(minutes=minutes)).isoformat(),
+    }
+
+
+def expect_list(stubber, cases, *, extra_pages=None):
+    stubber.add_response(
+        "describe_cases",
+        {"cases": cases},
+        {"includeResolvedCases": False, "includeCommunications": False, "language": "en"},
+    )
+    stubber.add_response(
+        "describe_cases",
+        {"cases": []},
+        {"includeResolvedCases": False, "includeCommunications": False, "language": "zh"},
+    )
+
+
+def expect_comms(stubber, case_id, pages, after=None):
+    params = {"caseId": case_id}
+    if after is not None:
+        params["afterTime"] = after
+    for index, page in enumerate(pages):
+        response = {"communications": page}
+        if index < len(pages) - 1:
+            response["nextToken"] = f"page-{index + 1}"
+        expected = dict(params)
+        if index:
+            expected["nextToken"] = f"page-{index}"
+        stubber.add_response("describe_communications", response, expected)
+
+
+@pytest.fixture
+def account(acme):
+    return AWSAccountFactory(
+        customer=acme,
+        account_id="123456789012",
+        role_arn="arn:aws:iam::123456789012:role/SPTPortalAccess",
+        support_plan="business",
+    )
+
+
+def test_case_opened_outside_the_portal_becomes_a_ticket_with_all_communications(
+    account, acme_user
+):
+    client, stubber = stubbed()
+    cid = "case-123456789012-muen-2026-abcdef"
+    expect_list(stubber, [case(cid)])
+    # Six communications over two pages: more than recentCommunications' five.
+    first = [
+        comm(cid, n, f"message {n}", by="ops@acme.example" if n == 0 else AWS) for n in range(4)
+    ]
+    second = [comm(cid, n, f"message {n}") for n in range(4, 6)]
+    expect_comms(stubber, cid, [first, second])
+    with stubber:
+        run = support.poll_account(account, client=client)
+    stubber.assert_no_pending_responses()
+    assert run.outcome == "ok" and run.cases_seen == 1 and run.tickets_created == 1
+    assert run.comments_imported == 6
+    ticket = Ticket.objects.get()
+    assert ticket.source == Source.AWS_SUPPORT and ticket.customer == account.customer
+    assert ticket.aws_case_id == cid and ticket.priority == "medium"
+    bodies = list(ticket.comments.order_by("created_at", "id").values_list("body", flat=True))
+    assert bodies == [f"message {n}" for n in range(6)]
+    authors = set(ticket.comments.values_list("author_name", flat=True))
+    assert authors == {"AWS Support", "ops@acme.example"}
+    assert SupportCase.objects.get().last_communication_at == T + timedelta(minutes=5)
+
+
+def test_rerun_changes_nothing_and_a_new_reply_on_an_old_case_arrives(account, acme_user):
+    client, stubber = stubbed()
+    cid = "case-123456789012-muen-2026-old000"
+    expect_list(stubber, [case(cid, days_ago=90)])
+    expect_comms(stubber, cid, [[comm(cid, 0, "hello")]])
+    with stubber:
+        support.poll_account(account, client=client)
+    mail.outbox.clear()
+
+    client, stubber = stubbed()
+    expect_list(stubber, [case(cid, days_ago=90)])
+    after = (T + timedelta(minutes=0)).isoformat()
+    # AWS returns the boundary communication again (afterTime is inclusive): no duplicate.
+    expect_comms(stubber, cid, [[comm(cid, 0, "hello")]], after=after)
+    with stubber:
+        run = support.poll_account(account, client=client)
+    assert run.comments_imported == 0 and Comment.objects.count() == 1
+    assert mail.outbox == []
+
+    # Three months after the case opened, AWS replies: imported within one poll.
+    client, stubber = stubbed()
+    expect_list(stubber, [case(cid, days_ago=90)])
+    expect_comms(
+        stubber, cid, [[comm(cid, 0, "hello"), comm(cid, 60, "Fixed on our side.")]], after=after
+    )
+    account.customer.users.update(preferred_language="en")
+    with stubber:
+        run = support.poll_account(account, client=client)
+    assert run.comments_imported == 1
+    reply = Comment.objects.get(body="Fixed on our side.")
+    assert reply.is_public and reply.author_name == "AWS Support"
+
+
+def test_case_resolved_at_aws_resolves_the_ticket(account, acme_user):
+    client, stubber = stubbed()
+    cid = "case-123456789012-muen-2026-res000"
+    expect_list(stubber, [case(cid)])
+    expect_comms(stubber, cid, [[]])
+    with stubber:
+        support.poll_account(account, client=client)
+    ticket = Ticket.objects.get()
+    ticket.requester = acme_user
+    ticket.save()
+    mail.outbox.clear()
+
+    # Resolved at AWS: gone from the unresolved list, fetched by id with resolved included.
+    client, stubber = stubbed()
+    expect_list(stubber, [])
+    stubber.add_response(
+        "describe_cases",
+        {"cases": [case(cid, status="resolved")]},
+        {"caseIdList": [cid], "includeResolvedCases": True, "includeCommunications": False},
+    )
+    expect_comms(stubber, cid, [[]])
+    with stubber:
+        run = support.poll_account(account, client=client)
+    assert run.outcome == "ok"
+    ticket.refresh_from_db()
+    assert ticket.status == Status.RESOLVED and ticket.aws_case_status == "resolved"
+    assert any("please confirm" in m.subject.lower() or "请确认" in m.subject for m in mail.outbox)
+
+
+def test_pushed_comment_is_sent_once_and_not_reimported(account, acme_user, engineer):
+    client, stubber = stubbed()
+    cid = "case-123456789012-muen-2026-push00"
+    expect_list(stubber, [case(cid, days_ago=1)])
+    expect_comms(stubber, cid, [[]])
+    with stubber:
+        support.poll_account(account, client=client)
+    ticket = Ticket.objects.get()
+
+    services.comment_add(
+        ticket=ticket, author=engineer, body="Internal", visibility=Visibility.INTERNAL
+    )
+    push_client, push_stubber = stubbed()
+    # The job ran synchronously already but without AWS credentials it failed; send it now.
+    public = services.comment_add(ticket=ticket, author=engineer, body="Please check the ENI.")
+    item = CasePush.objects.get(comment=public)
+    assert not CasePush.objects.filter(comment__visibility="internal").exists()
+    push_stubber.add_response(
+        "add_communication_to_case",
+        {"result": True},
+        {"caseId": cid, "communicationBody": "Please check the ENI."},
+    )
+    with push_stubber:
+        assert support.push(item.pk, client=push_client) == "sent"
+        assert support.push(item.pk, client=push_client) == "skipped"
+    item.refresh_from_db()
+    assert item.status == "sent"
+
+    # It comes back in the next poll, redacted by AWS, signed by our role session.
+    client, stubber = stubbed()
+    expect_list(stubber, [case(cid, days_ago=1)])
+    echo = {
+        "caseId": cid,
+        "body": "Please check the ENI. [redacted]",
+        "submittedBy": "SPTPortalAccess/spt-portal (Role)",
+        "timeCreated": item.sent_at.isoformat(),
+    }
+    expect_comms(stubber, cid, [[echo]])
+    with stubber:
+        run = support.poll_account(account, client=client)
+    assert run.comments_imported == 0
+    assert ticket.comments.count() == 2  # internal note + pushed reply, no duplicate
+    item.refresh_from_db()
+    assert item.communication_key
+
+
+def test_failed_push_is_kept_and_retried(account, engineer):
+    client, stubber = stubbed()
+    cid = "case-123456789012-muen-2026-fail00"
+    expect_list(stubber, [case(cid, days_ago=1)])
+    expect_comms(stubber, cid, [[]])
+    with stubber:
+        support.poll_account(account, client=client)
+    ticket = Ticket.objects.get()
+    comment = services.comment_add(ticket=ticket, author=engineer, body="x")
+    item = CasePush.objects.get(comment=comment)
+    client, stubber = stubbed()
+    stubber.add_client_error("add_communication_to_case", "ThrottlingException", "Rate exceeded")
+    with stubber:
+        assert support.push(item.pk, client=client) == "failed"
+    item.refresh_from_db()
+    assert item.status == "pending" and "ThrottlingException" in item.last_error
+    assert item.next_attempt_at is not None
+
+
+def test_missing_support_plan_is_shown_not_retried_forever(account):
+    client, stubber = stubbed()
+    stubber.add_client_error(
+        "describe_cases",
+        "SubscriptionRequiredException",
+        "AWS Premium Support Subscription is required",
+    )
+    with stubber:
+        run = support.poll_account(account, client=client)
+    assert run.outcome == "failed" and "SubscriptionRequiredException" in run.errors
+    account.refresh_from_db()
+    assert "support plan" in account.support_api_error
+    assert account.support_plan == "basic"
+
+
+def test_one_broken_account_does_not_block_another(acme, globex, account):
+    other = AWSAccountFactory(
+        customer=globex,
+        account_id="444455556666",
+        role_arn="arn:aws:iam::444455556666:role/SPTPortalAccess",
+    )
+    broken, broken_stub = stubbed()
+    broken_stub.add_client_error("describe_cases", "AccessDeniedException", "role trust changed")
+    healthy, healthy_stub = stubbed()
+    cid = "case-444455556666-muen-2026-ok0000"
+    expect_list(healthy_stub, [case(cid)])
+    expect_comms(healthy_stub, cid, [[]])
+    with broken_stub, healthy_stub:
+        first = support.poll_account(account, client=broken)
+        second = support.poll_account(other, client=healthy)
+    assert first.outcome == "failed" and second.outcome == "ok"
+    assert Ticket.objects.get().customer == globex
+
+
+def test_a_second_poller_skips_a_locked_account(account):
+    import django_rq
+
+    lock = django_rq.get_connection("aws").lock(f"spt:support-poll:{account.pk}", timeout=60)
+    assert lock.acquire(blocking=False)
+    try:
+        run = support.poll_account(account, client=object())
+    finally:
+        lock.release()
+    assert run.outcome == "skipped"
+
+
+def test_severity_mapping():
+    assert support.severity_for("critical", "enterprise") == "critical"
+    assert support.severity_for("critical", "business") == "urgent"
+    assert [
+        support.PRIORITY_FOR_SEVERITY[s] for s in ("critical", "urgent", "high", "normal", "low")
+    ] == ["critical", "critical", "high", "medium", "low"]
+
+
+def test_create_a_case_from_a_ticket(account, acme_user, engineer):
+    ticket = services.ticket_create(
+        customer=account.customer, requester=acme_user, title="S3 403", actor=acme_user
+    )
+    client, stubber = stubbed()
+    stubber.add_response(
+        "create_case",
+        {"caseId": "case-123456789012-muen-2026-new000"},
+        {
+            "subject": "S3 403",
+            "serviceCode": "amazon-s3",
+            "categoryCode": "general-guidance",
+            "severityCode": "normal",
+            "communicationBody": "details",
+            "language": "zh",
+            "issueType": "technical",
+        },
+    )
+    stubber.add_response(
+        "describe_cases",
+        {"cases": [case("case-123456789012-muen-2026-new000", days_ago=0)]},
+        {"caseIdList": ["case-123456789012-muen-2026-new000"], "includeResolvedCases": True},
+    )
+    mail.outbox.clear()
+    with stubber:
+        created = support.case_create(
+            ticket=ticket,
+            account=account,
+            service_code="amazon-s3",
+            category_code="general-guidance",
+            severity="normal",
+            language="zh",
+            subject="S3 403",
+            body="details",
+            actor=engineer,
+            client=client,
+        )
+    ticket.refresh_from_db()
+    assert ticket.aws_case_id == created.case_id and ticket.aws_case_status == "opened"
+    assert ticket.events.filter(kind="aws").exists()
+    assert any(acme_user.email in m.to for m in mail.outbox)  # the customer is told
+    assert not CasePush.objects.exists()  # the notice itself is not sent to AWS
+    with pytest.raises(support.SupportError):
+        support.case_create(
+            ticket=ticket,
+            account=account,
+            service_code="x",
+            category_code="y",
+            severity="low",
+            language="en",
+            subject="again",
+            body="b",
+            actor=engineer,
+            client=client,
+        )
+
+
+def test_stale_accounts(account):
+    assert support.stale_accounts() == [account]
+    SyncRun.objects.create(
+        kind="support_poll", account=account, outcome="ok", finished_at=datetime.now(UTC)
+    )
+    assert support.stale_accounts() == []
+    assert CustomerAWSAccount.objects.count() == 1
+
+
+def test_workspace_open_case_page_and_api(
+    login, engineer, auditor, acme_user, account, monkeypatch, client
+):
+    ticket = services.ticket_create(
+        customer=account.customer, requester=acme_user, title="ELB 5xx", actor=acme_user
+    )
+    page = login(engineer).get(f"/admin/tickets/ticket/{ticket.pk}/change/").content.decode()
+    assert "Open an AWS Support case" in page
+    form_url = f"/admin/aws_integrations/supportcase/open/{ticket.pk}/"
+    assert login(engineer).get(form_url).status_code == 200
+    assert login(auditor).get(form_url).status_code == 403
+
+    client_, stubber = stubbed()
+    stubber.add_response("create_case", {"caseId": "case-123456789012-muen-2026-api000"})
+    stubber.add_response(
+        "describe_cases", {"cases": [case("case-123456789012-muen-2026-api000", days_ago=0)]}
+    )
+    monkeypatch.setattr(support, "support_client", lambda account: client_)
+    from spt_portal.tokens import api_token_create
+
+    _row, token = api_token_create(user=engineer)
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {
+        "account_id": "123456789012",
+        "service_code": "elastic-load-balancing",
+        "category_code": "general-guidance",
+    }
+    import json
+
+    with stubber:
+        response = client.post(
+            f"/api/v1/tickets/{ticket.number}/aws-case/",
+            json.dumps(body),
+            content_type="application/json",
+            headers=headers,
+        )
+    assert response.status_code == 201, response.content
+    assert response.json()["ticket"] == ticket.number
+    wrong = client.post(
+        f"/api/v1/tickets/{ticket.number}/aws-case",
+        json.dumps({**body, "account_id": "444455556666"}),
+        content_type="application/json",
+        headers=headers,
+    )
+    assert wrong.status_code == 400
+    _row2, customer_token = api_token_create(user=acme_user)
+    denied = client.post(
+        f"/api/v1/tickets/{ticket.number}/aws-case",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {customer_token}"},
+    )
+    assert denied.status_code == 403
+
+
+def test_sync_evidence_and_metric(login, auditor, account, client):
+    page = login(auditor).get("/audit/SPT-005/").content.decode()
+    assert "Last successful AWS Support sync of 123456789012" in page and "never" in page
+    SyncRun.objects.create(
+        kind="support_poll", account=account, outcome="ok", finished_at=datetime.now(UTC)
+    )
+    page = login(auditor).get("/audit/SPT-005/").content.decode()
+    assert "never" not in page.split("Last successful AWS Support sync")[1][:200]
+    metrics = client.get("/metrics").content.decode()
+    assert 'spt_aws_support_sync_age_seconds{account="123456789012"}' in metrics
+
+
+def test_poll_command_reports_each_account(account, monkeypatch):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    client_, stubber = stubbed()
+    expect_list(stubber, [])
+    monkeypatch.setattr(support, "support_client", lambda account: client_)
+    from io import StringIO
+
+    out = StringIO()
+    with stubber:
+        call_command("poll_support_cases", "--account", "123456789012", stdout=out)
+    assert "123456789012 (ACME): ok, 0 cases" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("poll_support_cases", "--account", "999999999999")
