@@ -2,15 +2,19 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from spt_portal import access
+from spt_portal.admin import AWS_ACCOUNT_ACTIONS, AWS_ACCOUNT_LINKS
+from spt_portal.models import CustomerAWSAccount
 from tickets.admin import register_ticket_link
 from tickets.models import Ticket
 
-from . import support
+from . import onboarding, support
 from .forms import CaseCreateForm
 from .models import CasePush, SupportCase, SyncRun
 
@@ -40,6 +44,11 @@ class SupportCaseAdmin(admin.ModelAdmin):
                 "open/<int:ticket_id>/",
                 self.admin_site.admin_view(self.open_case_view),
                 name="aws_integrations_open_case",
+            ),
+            path(
+                "cloudformation/<int:account_id>/",
+                self.admin_site.admin_view(cloudformation_view),
+                name="aws_integrations_cloudformation",
             ),
             *super().get_urls(),
         ]
@@ -133,3 +142,41 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- onboarding on the customer AWS account page ---------------------------------------
+
+
+def test_connection_action(modeladmin, request, queryset):
+    for account in queryset.select_related("customer"):
+        ok, message = onboarding.test_connection(account)
+        modeladmin.message_user(
+            request, f"{account.account_id}: {message}", messages.SUCCESS if ok else messages.ERROR
+        )
+
+
+test_connection_action.short_description = _("Test the connection (assume role, Support API)")
+test_connection_action.allowed_permissions = ("view",)
+
+
+def _template_link(account):
+    return (
+        reverse("admin:aws_integrations_cloudformation", args=[account.pk]),
+        gettext("CloudFormation template"),
+    )
+
+
+AWS_ACCOUNT_ACTIONS.append(test_connection_action)
+AWS_ACCOUNT_LINKS.append(_template_link)
+
+
+def cloudformation_view(request, account_id):
+    """The onboarding template for one account (staff; it holds no secret)."""
+    account = get_object_or_404(
+        CustomerAWSAccount.objects.select_related("customer"), pk=account_id
+    )
+    response = HttpResponse(
+        onboarding.cloudformation_json(account), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="spt-portal-{account.account_id}.json"'
+    return response

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
@@ -85,6 +86,12 @@ class CustomerAdmin(admin.ModelAdmin):
     inlines = [CustomerEmailDomainInline, CustomerAWSAccountInline]
 
 
+# Higher apps add actions to the AWS account admin (e.g. "test connection"), and links to
+# its page (e.g. the onboarding CloudFormation template): registered from their admin.py.
+AWS_ACCOUNT_ACTIONS: list = []
+AWS_ACCOUNT_LINKS: list = []
+
+
 @admin.register(CustomerAWSAccount)
 class CustomerAWSAccountAdmin(admin.ModelAdmin):
     list_display = [
@@ -100,6 +107,22 @@ class CustomerAWSAccountAdmin(admin.ModelAdmin):
     list_select_related = ["customer"]
     search_fields = ["account_id", "name", "customer__name", "customer__short_code"]
     autocomplete_fields = ["customer"]
+    readonly_fields = ["support_api_error", "onboarding"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        for action in AWS_ACCOUNT_ACTIONS:
+            actions[action.__name__] = (action, action.__name__, action.short_description)
+        return actions
+
+    @admin.display(description=_("onboarding"))
+    def onboarding(self, obj):
+        if not obj.pk:
+            return "—"
+        links = [link(obj) for link in AWS_ACCOUNT_LINKS]
+        return (
+            format_html_join(" · ", '<a href="{}">{}</a>', [link for link in links if link]) or "—"
+        )
 
 
 @admin.register(JobOutbox)

@@ -444,3 +444,41 @@ def test_poll_command_reports_each_account(account, monkeypatch):
     assert "123456789012 (ACME): ok, 0 cases" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("poll_support_cases", "--account", "999999999999")
+
+
+def test_onboarding_template_and_test_connection(login, engineer, account, settings):
+    import json
+
+    from aws_integrations import onboarding
+
+    settings.AWS_PARTNER_ACCOUNT_ID = "999988887777"
+    template = onboarding.cloudformation_template(account)
+    role = template["Resources"]["PortalRole"]["Properties"]
+    statement = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert statement["Principal"]["AWS"] == "arn:aws:iam::999988887777:root"
+    assert statement["Condition"]["StringEquals"]["sts:ExternalId"] == account.external_id
+    actions = role["Policies"][0]["PolicyDocument"]["Statement"][0]["Action"]
+    assert "support:DescribeCommunications" in actions and not any(a.endswith("*") for a in actions)
+    rule = template["Resources"]["SupportCaseUpdates"]["Properties"]
+    assert rule["EventPattern"] == {"source": ["aws.support"], "detail-type": ["Support Case Update"]}
+
+    page = login(engineer).get(f"/admin/spt_portal/customerawsaccount/{account.pk}/change/")
+    assert "CloudFormation template" in page.content.decode()
+    download = login(engineer).get(f"/admin/aws_integrations/supportcase/cloudformation/{account.pk}/")
+    assert json.loads(download.content)["Outputs"]
+
+    client, stubber = stubbed()
+    stubber.add_response(
+        "describe_severity_levels",
+        {"severityLevels": [{"code": c, "name": c} for c in ("low", "normal", "high", "urgent", "critical")]},
+    )
+    with stubber:
+        ok, message = onboarding.test_connection(account, client=client)
+    account.refresh_from_db()
+    assert ok and account.support_plan == "enterprise" and "critical" in message
+    client, stubber = stubbed()
+    stubber.add_client_error("describe_severity_levels", "SubscriptionRequiredException", "no plan")
+    with stubber:
+        ok, message = onboarding.test_connection(account, client=client)
+    account.refresh_from_db()
+    assert not ok and account.support_plan == "basic" and account.support_api_error
