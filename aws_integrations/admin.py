@@ -16,7 +16,7 @@ from tickets.models import Ticket
 
 from . import onboarding, support
 from .forms import CaseCreateForm
-from .models import CasePush, SupportCase, SyncRun
+from .models import CasePush, HealthEvent, HealthEventCustomer, SupportCase, SyncRun
 
 
 @admin.register(SupportCase)
@@ -180,3 +180,50 @@ def cloudformation_view(request, account_id):
     )
     response["Content-Disposition"] = f'attachment; filename="spt-portal-{account.account_id}.json"'
     return response
+
+
+class HealthEventCustomerInline(admin.TabularInline):
+    model = HealthEventCustomer
+    extra = 0
+    fields = ["customer", "ticket", "notified_at", "closed_notice_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HealthEvent)
+class HealthEventAdmin(admin.ModelAdmin):
+    """Each event with its affected customers and resources (SPT-006 follow-up)."""
+
+    list_display = [
+        "service",
+        "event_type_code",
+        "category",
+        "region",
+        "status",
+        "last_updated_time",
+        "ticket",
+    ]
+    list_filter = ["status", "category", "service"]
+    list_select_related = ["ticket"]
+    search_fields = ["arn", "event_type_code", "service"]
+    readonly_fields = [f.name for f in HealthEvent._meta.fields if f.name != "id"]
+    inlines = [HealthEventCustomerInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HealthEventCustomer)
+class HealthEventCustomerAdmin(admin.ModelAdmin):
+    list_display = ["event", "customer", "ticket", "notified_at", "closed_notice_at"]
+    list_select_related = ["event", "customer", "ticket"]
+    readonly_fields = ["event", "customer", "ticket", "notified_at", "closed_notice_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -16,6 +16,8 @@ class AwsIntegrationsConfig(AppConfig):
 
         comment_created.connect(receivers.queue_comment_for_aws, dispatch_uid="aws.queue_push")
         register_evidence("SPT-005", evidence.spt005)
+        register_evidence("SPT-006", evidence.spt006)
         if not getattr(AwsIntegrationsConfig, "_collector_registered", False):
             REGISTRY.register(evidence.SupportSyncCollector())
+            REGISTRY.register(evidence.HealthCollector())
             AwsIntegrationsConfig._collector_registered = True

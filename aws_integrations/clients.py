@@ -92,3 +92,35 @@ def support_client(account: CustomerAWSAccount):
         endpoint_url=_endpoint(),
         config=_config(),
     )
+
+
+HEALTH_REGION = {"aws": "us-east-1", "aws-cn": "cn-northwest-1"}
+
+
+def health_client(account: CustomerAWSAccount | None = None, partition: str = "aws"):
+    """The Health API: the partner's (organisation management) credentials for the
+    organisation view, or a customer account's role for the account view."""
+    if account is not None:
+        credentials = _assumed_credentials(account)
+        return boto3.client(
+            "health",
+            region_name=HEALTH_REGION[account.partition],
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            endpoint_url=_endpoint(),
+            config=_config(),
+        )
+    return _partner_session(partition).client(
+        "health", region_name=HEALTH_REGION[partition], endpoint_url=_endpoint(), config=_config()
+    )
+
+
+def partner_client(service: str, region: str | None = None, partition: str = "aws"):
+    """SQS, EventBridge and the like in the partner's own account."""
+    return _partner_session(partition).client(
+        service,
+        region_name=region or settings.AWS_REGION,
+        endpoint_url=_endpoint(),
+        config=_config(),
+    )

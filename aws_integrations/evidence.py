@@ -107,3 +107,78 @@ class SupportSyncCollector:
         except Exception:  # the database may be down; the scrape still answers
             return
         yield gauge
+
+
+def spt006(request) -> list[Evidence]:
+    from .models import HealthEvent, HealthEventCustomer
+
+    now = timezone.now()
+    month = now - timedelta(days=30)
+    runs_url = reverse("admin:aws_integrations_syncrun_changelist")
+    events_url = reverse("admin:aws_integrations_healthevent_changelist")
+    last_poll = (
+        SyncRun.objects.filter(kind=SyncRun.Kind.HEALTH_POLL, outcome=SyncRun.Outcome.OK)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    received = HealthEvent.objects.filter(received_at__gte=month)
+    notified = HealthEventCustomer.objects.filter(notified_at__gte=month)
+    return [
+        Evidence(
+            label=_("Last successful AWS Health poll"),
+            value=timezone.localtime(last_poll).strftime("%Y-%m-%d %H:%M")
+            if last_poll
+            else _("never"),
+            ok=bool(last_poll and now - last_poll <= timedelta(minutes=45)),
+            url=f"{runs_url}?kind__exact=health_poll",
+            detail=_("Missing when older than 45 minutes (the poll runs every 15)."),
+        ),
+        Evidence(
+            label=_("AWS Health events received, last 30 days"),
+            value=_("%(events)d events, %(tickets)d event tickets")
+            % {
+                "events": received.count(),
+                "tickets": received.filter(ticket__isnull=False).count(),
+            },
+            ok=True,
+            url=events_url,
+        ),
+        Evidence(
+            label=_("Customers notified of AWS Health events, last 30 days"),
+            value=str(notified.count()),
+            ok=True,
+            url=reverse("admin:aws_integrations_healtheventcustomer_changelist"),
+        ),
+    ]
+
+
+class HealthCollector:
+    NAMES = ("spt_aws_health_last_poll_age_seconds", "spt_aws_health_last_message_age_seconds")
+
+    def describe(self):
+        for name in self.NAMES:
+            yield GaugeMetricFamily(name, name.replace("_", " "))
+
+    def collect(self):
+        try:
+            now = timezone.now()
+            ages = []
+            for kind in (SyncRun.Kind.HEALTH_POLL, SyncRun.Kind.HEALTH_QUEUE):
+                last = (
+                    SyncRun.objects.filter(kind=kind, outcome=SyncRun.Outcome.OK)
+                    .order_by("-finished_at")
+                    .values_list("finished_at", flat=True)
+                    .first()
+                )
+                ages.append((now - last).total_seconds() if last else float("inf"))
+        except Exception:  # the database may be down
+            return
+        yield GaugeMetricFamily(
+            self.NAMES[0], "Seconds since the last successful AWS Health poll", value=ages[0]
+        )
+        yield GaugeMetricFamily(
+            self.NAMES[1],
+            "Seconds since the last AWS Health queue message was processed",
+            value=ages[1],
+        )

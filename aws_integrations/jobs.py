@@ -81,3 +81,10 @@ def alert_stale_support_sync() -> int:
     if stale:
         logger.warning("support sync stale for %s accounts", len(stale))
     return len(stale)
+
+
+def poll_health_events() -> str:
+    """Every 15 minutes: the AWS Health safety-net poll (SPT-006)."""
+    from .health_poll import poll
+
+    return poll().outcome

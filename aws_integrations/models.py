@@ -135,3 +135,72 @@ class SyncRun(models.Model):
     def __str__(self) -> str:
         when = f"{self.started_at:%Y-%m-%d %H:%M}" if self.started_at else ""
         return f"{self.get_kind_display()} {self.account or ''} {when} {self.outcome}"
+
+
+class HealthEvent(models.Model):
+    """An AWS Health event, whichever path saw it first (EventBridge via SQS, or the poll)."""
+
+    arn = models.CharField(_("event ARN"), max_length=500, unique=True)
+    service = models.CharField(_("service"), max_length=100, blank=True)
+    event_type_code = models.CharField(_("event type"), max_length=200, blank=True)
+    category = models.CharField(_("category"), max_length=40, blank=True)
+    region = models.CharField(_("region"), max_length=40, blank=True)
+    scope = models.CharField(_("scope"), max_length=40, blank=True)
+    status = models.CharField(_("status"), max_length=20, blank=True)
+    start_time = models.DateTimeField(_("start"), null=True, blank=True)
+    end_time = models.DateTimeField(_("end"), null=True, blank=True)
+    last_updated_time = models.DateTimeField(_("last updated at AWS"), null=True, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    affected_accounts = models.JSONField(_("affected accounts"), default=list, blank=True)
+    affected_entities = models.JSONField(_("affected resources"), default=list, blank=True)
+    communication_ids = models.JSONField(_("communications seen"), default=list, blank=True)
+    ticket = models.OneToOneField(
+        "tickets.Ticket",
+        verbose_name=_("event ticket"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="health_event",
+    )
+    received_at = models.DateTimeField(_("first received"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-last_updated_time", "-id"]
+        verbose_name = _("AWS Health event")
+        verbose_name_plural = _("AWS Health events")
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.event_type_code} ({self.status})"
+
+
+class HealthEventCustomer(models.Model):
+    """An affected customer of an event: their own ticket, notified once."""
+
+    event = models.ForeignKey(
+        HealthEvent, verbose_name=_("event"), on_delete=models.CASCADE, related_name="customers"
+    )
+    customer = models.ForeignKey(
+        "spt_portal.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    ticket = models.OneToOneField(
+        "tickets.Ticket",
+        verbose_name=_("customer ticket"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    notified_at = models.DateTimeField(_("notified at"), null=True, blank=True)
+    closed_notice_at = models.DateTimeField(_("told it is over at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("affected customer")
+        verbose_name_plural = _("affected customers")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "customer"], name="health_customer_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.customer}"

@@ -497,3 +497,20 @@ def stale_accounts(now=None) -> list[CustomerAWSAccount]:
         .exclude(pk__in=fresh)
         .exclude(role_arn="")
     )
+
+
+def sync_one_case(account: CustomerAWSAccount, case_id: str, *, client=None) -> SyncRun:
+    """Real time: an EventBridge Support Case Update names one case; sync it now (the
+    10-minute poll stays the guarantee)."""
+    run = SyncRun.objects.create(kind=SyncRun.Kind.SUPPORT_CASE, account=account)
+    counts = Counts()
+    try:
+        client = client or support_client(account)
+        response = client.describe_cases(caseIdList=[case_id], includeResolvedCases=True)
+        for case in response.get("cases", []):
+            sync_case(account, case, client=client, counts=counts)
+    except (ClientError, BotoCoreError, ValueError) as exc:
+        _close(run, SyncRun.Outcome.FAILED, f"{_error_code(exc)}: {exc}", counts)
+        raise
+    _close(run, SyncRun.Outcome.OK, "", counts)
+    return run

@@ -8,7 +8,12 @@ duplicate runs. Later apps add their jobs here (SLA breach scan, AWS polls, ...)
 
 from rq import cron
 
-from aws_integrations.jobs import alert_stale_support_sync, poll_support_cases, retry_case_pushes
+from aws_integrations.jobs import (
+    alert_stale_support_sync,
+    poll_health_events,
+    poll_support_cases,
+    retry_case_pushes,
+)
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
 from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
@@ -26,3 +31,5 @@ cron.register(sla_scan, queue_name="default", interval=60)
 cron.register(poll_support_cases, queue_name="aws", cron="*/10 * * * *")
 cron.register(retry_case_pushes, queue_name="aws", interval=300)
 cron.register(alert_stale_support_sync, queue_name="aws", interval=300)
+# SPT-006: the Health poll behind the EventBridge -> SQS consumer.
+cron.register(poll_health_events, queue_name="aws", cron="*/15 * * * *")

@@ -213,6 +213,11 @@ AWS_CN_PROFILE = env("AWS_CN_PROFILE")
 # AWS Support sync (SPT-005).
 AWS_SUPPORT_POLL_MINUTES = env_int("AWS_SUPPORT_POLL_MINUTES", 10)
 AWS_SUPPORT_STALE_MINUTES = env_int("AWS_SUPPORT_STALE_MINUTES", 30)
+# AWS Health (SPT-006): EventBridge -> SQS (the seed's AWS_HEALTH_QUEUE_URL), and a poll.
+AWS_HEALTH_QUEUE_URL = env("AWS_HEALTH_QUEUE_URL")
+AWS_HEALTH_DLQ_URL = env("AWS_HEALTH_DLQ_URL")
+AWS_HEALTH_ORGANIZATION_VIEW = env_bool("AWS_HEALTH_ORGANIZATION_VIEW", True)
+AWS_HEALTH_POLL_OVERLAP_MINUTES = env_int("AWS_HEALTH_POLL_OVERLAP_MINUTES", 15)
 
 # --- Production security defaults (HTTPS only, behind a TLS-terminating proxy). -----------
 # ALLOW_PLAIN_HTTP=1 is the one switch that allows plain HTTP, and only when every allowed

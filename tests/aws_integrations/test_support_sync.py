@@ -460,17 +460,26 @@ def test_onboarding_template_and_test_connection(login, engineer, account, setti
     actions = role["Policies"][0]["PolicyDocument"]["Statement"][0]["Action"]
     assert "support:DescribeCommunications" in actions and not any(a.endswith("*") for a in actions)
     rule = template["Resources"]["SupportCaseUpdates"]["Properties"]
-    assert rule["EventPattern"] == {"source": ["aws.support"], "detail-type": ["Support Case Update"]}
+    assert rule["EventPattern"] == {
+        "source": ["aws.support"],
+        "detail-type": ["Support Case Update"],
+    }
 
     page = login(engineer).get(f"/admin/spt_portal/customerawsaccount/{account.pk}/change/")
     assert "CloudFormation template" in page.content.decode()
-    download = login(engineer).get(f"/admin/aws_integrations/supportcase/cloudformation/{account.pk}/")
+    download = login(engineer).get(
+        f"/admin/aws_integrations/supportcase/cloudformation/{account.pk}/"
+    )
     assert json.loads(download.content)["Outputs"]
 
     client, stubber = stubbed()
     stubber.add_response(
         "describe_severity_levels",
-        {"severityLevels": [{"code": c, "name": c} for c in ("low", "normal", "high", "urgent", "critical")]},
+        {
+            "severityLevels": [
+                {"code": c, "name": c} for c in ("low", "normal", "high", "urgent", "critical")
+            ]
+        },
     )
     with stubber:
         ok, message = onboarding.test_connection(account, client=client)

@@ -16,7 +16,7 @@ from django.core.management import get_commands
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-PORTAL_SERVICES = ["migrate", "web", "worker", "cron"]
+PORTAL_SERVICES = ["migrate", "web", "worker", "cron", "events"]
 
 
 def _command(service):
@@ -116,7 +116,7 @@ def test_compose_commands_run_without_docker(tmp_path):
         deadline = time.monotonic() + 30
         while "Starting cron scheduler" not in line and time.monotonic() < deadline:
             line = cron.stdout.readline()
-        assert "Starting cron scheduler with 8 jobs" in line
+        assert "Starting cron scheduler with 9 jobs" in line
     finally:
         cron.terminate()
         cron.wait(timeout=20)

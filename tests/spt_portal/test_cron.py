@@ -1,6 +1,11 @@
 from django_rq.cron import DjangoCronScheduler
 
-from aws_integrations.jobs import alert_stale_support_sync, poll_support_cases, retry_case_pushes
+from aws_integrations.jobs import (
+    alert_stale_support_sync,
+    poll_health_events,
+    poll_support_cases,
+    retry_case_pushes,
+)
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
 from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
@@ -18,6 +23,7 @@ def test_cron_file_registers_the_periodic_jobs():
         poll_support_cases,
         retry_case_pushes,
         alert_stale_support_sync,
+        poll_health_events,
     }
     assert jobs[retry_pending_notifications].queue_name == "notifications"
     assert jobs[relay_outbox].interval == 60

@@ -1,0 +1,141 @@
+"""The SQS consumer for EventBridge events: AWS Health events (SPT-006) and AWS Support
+case updates (SPT-005's real-time path).
+
+A message is deleted only after its work is committed. A message whose processing fails
+stays on the queue (visible again after its visibility timeout) and reaches the
+dead-letter queue after the queue's maxReceiveCount. A malformed message is logged with
+its body and moved to the dead-letter queue at once; it never stops the consumer.
+"""
+
+import json
+import logging
+import time
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from spt_portal.models import CustomerAWSAccount
+
+from . import health, support
+from .clients import partner_client
+from .models import SyncRun
+
+logger = logging.getLogger(__name__)
+
+
+class Malformed(ValueError):
+    pass
+
+
+def _handle(body: dict) -> str:
+    source = body.get("source") if isinstance(body, dict) else None
+    if source == "aws.support":
+        detail = body.get("detail") or {}
+        case_id = detail.get("case-id")
+        account_id = str(body.get("account") or "")
+        if not case_id or not account_id:
+            raise Malformed("Support Case Update without case-id or account")
+        account = CustomerAWSAccount.objects.filter(
+            account_id=account_id, support_sync_enabled=True
+        ).first()
+        if account is None:
+            logger.info("support event for unknown account %s ignored", account_id)
+            return "ignored"
+        support.sync_one_case(account, case_id)
+        return "support"
+    try:
+        data = health.normalize_eventbridge(body)
+    except health.HealthError as exc:
+        raise Malformed(str(exc)) from exc
+    health.process_event(data)
+    return "health"
+
+
+def consume_once(
+    *, client=None, queue_url=None, wait_seconds=20, max_messages=10
+) -> dict[str, int]:
+    client = client or partner_client("sqs")
+    queue_url = queue_url or settings.AWS_HEALTH_QUEUE_URL
+    if not queue_url:
+        raise ValueError("AWS_HEALTH_QUEUE_URL is not set")
+    counts = {"received": 0, "processed": 0, "malformed": 0, "failed": 0}
+    response = client.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=max_messages,
+        WaitTimeSeconds=wait_seconds,
+        AttributeNames=["ApproximateReceiveCount"],
+    )
+    messages = response.get("Messages", [])
+    if not messages:
+        return counts
+    run = SyncRun.objects.create(kind=SyncRun.Kind.HEALTH_QUEUE)
+    errors = []
+    for message in messages:
+        counts["received"] += 1
+        try:
+            body = json.loads(message["Body"])
+            _handle(body)
+        except (ValueError, Malformed) as exc:
+            counts["malformed"] += 1
+            logger.error(
+                "event queue: malformed message %s (%s): %s",
+                message.get("MessageId"),
+                exc,
+                message.get("Body", "")[:2000],
+            )
+            errors.append(f"malformed {message.get('MessageId')}: {exc}")
+            _to_dead_letter(client, message)
+            client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            continue
+        except Exception as exc:  # database down, AWS error...: leave it for redelivery
+            counts["failed"] += 1
+            errors.append(f"failed {message.get('MessageId')}: {exc}")
+            logger.exception(
+                "event queue: message %s failed; it will be delivered again",
+                message.get("MessageId"),
+            )
+            connection.close()  # a broken connection must not poison the next message
+            close_old_connections()
+            continue
+        client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        counts["processed"] += 1
+    try:
+        SyncRun.objects.filter(pk=run.pk).update(
+            outcome=SyncRun.Outcome.FAILED if counts["failed"] else SyncRun.Outcome.OK,
+            finished_at=timezone.now(),
+            cases_seen=counts["received"],
+            errors="\n".join(errors)[:4000],
+        )
+    except Exception:
+        logger.exception("event queue: could not record the run")
+    logger.info(
+        "event queue: %(received)s received, %(processed)s processed, "
+        "%(malformed)s malformed, %(failed)s failed",
+        counts,
+    )
+    return counts
+
+
+def _to_dead_letter(client, message) -> None:
+    if not settings.AWS_HEALTH_DLQ_URL:
+        logger.warning(
+            "event queue: no AWS_HEALTH_DLQ_URL; malformed message dropped after logging"
+        )
+        return
+    try:
+        client.send_message(QueueUrl=settings.AWS_HEALTH_DLQ_URL, MessageBody=message["Body"])
+    except (ClientError, BotoCoreError) as exc:
+        logger.error("event queue: could not move a malformed message to the DLQ: %s", exc)
+
+
+def consume_forever(*, stop=lambda: False) -> None:
+    """The long-running consumer (one process): long-polls until told to stop."""
+    client = partner_client("sqs")
+    while not stop():
+        try:
+            consume_once(client=client)
+        except (ClientError, BotoCoreError) as exc:
+            logger.error("event queue: receive failed: %s; retrying in 10 s", exc)
+            time.sleep(10)

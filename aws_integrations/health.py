@@ -1,0 +1,418 @@
+"""AWS Health events (SPT-006): one processing service for both paths.
+
+EventBridge (via SQS, real time) and the poll (safety net) both normalise what they see
+into ``NormalizedEvent`` and call ``process_event``, which is idempotent and race-safe:
+one HealthEvent and one internal event ticket per event ARN (unique constraints), one
+customer ticket and one notice per affected customer (unique per event and customer).
+EventBridge and the API spell fields differently (``eventArn``/``arn``, RFC 1123 times,
+a list ``eventDescription``, ``affectedAccount``, split events with ``page``/``totalPages``);
+delivery is at least once, possibly from a backup region.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from spt_portal.models import CustomerAWSAccount
+from spt_portal.notifications import notify_channels, notify_email
+from tickets import services as ticket_services
+from tickets.models import CommentSource, Source, Status, Ticket, Visibility
+
+from .models import HealthEvent, HealthEventCustomer
+
+logger = logging.getLogger(__name__)
+
+# One table, shown in the SLA policy: Health event category -> ticket priority.
+PRIORITY_FOR_CATEGORY = {
+    "issue": "high",
+    "accountNotification": "medium",
+    "scheduledChange": "low",
+    "investigation": "high",
+}
+CATEGORY_NAMES = {name.lower(): name for name in PRIORITY_FOR_CATEGORY}
+
+
+class HealthError(ValueError):
+    """Not an AWS Health event we can process (logged; the message goes to the DLQ)."""
+
+
+@dataclass
+class NormalizedEvent:
+    arn: str
+    service: str = ""
+    event_type_code: str = ""
+    category: str = ""
+    region: str = ""
+    scope: str = ""
+    status: str = ""
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    last_updated_time: datetime | None = None
+    description: str = ""
+    affected_accounts: list[str] = field(default_factory=list)
+    affected_entities: list[dict] = field(default_factory=list)
+    communication_id: str = ""
+
+    @property
+    def priority(self) -> str:
+        return PRIORITY_FOR_CATEGORY.get(self.category, "medium")
+
+
+def parse_time(value) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value, timezone.utc)
+    text = str(value)
+    try:
+        parsed = parsedate_to_datetime(text)  # RFC 1123, as EventBridge sends them
+    except (TypeError, ValueError):
+        parsed = parse_datetime(text.replace(" ", "T", 1)) or parse_datetime(text)
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.utc)
+    return parsed
+
+
+def _description(value) -> str:
+    if isinstance(value, list):
+        english = [d for d in value if str(d.get("language", "")).startswith("en")]
+        chosen = (english or value or [{}])[0]
+        return str(chosen.get("latestDescription", ""))
+    if isinstance(value, dict):
+        return str(value.get("latestDescription", ""))
+    return str(value or "")
+
+
+def _entities(values) -> list[dict]:
+    result = []
+    for entity in values or []:
+        if not isinstance(entity, dict) or not entity.get("entityValue"):
+            continue
+        result.append(
+            {
+                "entityValue": str(entity["entityValue"]),
+                "awsAccountId": str(entity.get("awsAccountId") or ""),
+                "status": str(entity.get("status") or entity.get("statusCode") or ""),
+            }
+        )
+    return result
+
+
+def normalize_eventbridge(message: dict) -> NormalizedEvent:
+    """An EventBridge "AWS Health Event" (or its bare detail, or an AHA re-publication)."""
+    if not isinstance(message, dict):
+        raise HealthError("not a JSON object")
+    detail = message.get("detail") if "detail" in message else message
+    if not isinstance(detail, dict):
+        raise HealthError("no event detail")
+    if "detail" in message:
+        source = message.get("source")
+        if source not in ("aws.health", "aha"):
+            raise HealthError(f"unexpected source {source!r}")
+    arn = str(detail.get("eventArn") or detail.get("arn") or "")
+    if not arn.startswith("arn:aws"):
+        raise HealthError("no event ARN")
+    category = str(detail.get("eventTypeCategory") or "")
+    entities = _entities(detail.get("affectedEntities"))
+    accounts = [str(detail["affectedAccount"])] if detail.get("affectedAccount") else []
+    accounts += [e["awsAccountId"] for e in entities if e["awsAccountId"]]
+    envelope_account = str(message.get("account") or "").strip("`")
+    if (
+        not accounts
+        and envelope_account.isdigit()
+        and str(detail.get("eventScopeCode")) != "PUBLIC"
+    ):
+        accounts = [envelope_account]
+    return NormalizedEvent(
+        arn=arn,
+        service=str(detail.get("service") or ""),
+        event_type_code=str(detail.get("eventTypeCode") or ""),
+        category=CATEGORY_NAMES.get(category.lower(), category),
+        region=str(
+            detail.get("eventRegion") or detail.get("region") or message.get("region") or ""
+        ),
+        scope=str(detail.get("eventScopeCode") or ""),
+        status=str(detail.get("statusCode") or "open"),
+        start_time=parse_time(detail.get("startTime")),
+        end_time=parse_time(detail.get("endTime")),
+        last_updated_time=parse_time(detail.get("lastUpdatedTime")),
+        description=_description(detail.get("eventDescription")),
+        affected_accounts=sorted(set(accounts)),
+        affected_entities=entities,
+        communication_id=str(detail.get("communicationId") or ""),
+    )
+
+
+def normalize_api(
+    event: dict, *, description: str, accounts: list[str], entities: list[dict]
+) -> NormalizedEvent:
+    """A DescribeEvents[ForOrganization] event with its details, accounts and entities."""
+    return NormalizedEvent(
+        arn=str(event["arn"]),
+        service=str(event.get("service") or ""),
+        event_type_code=str(event.get("eventTypeCode") or ""),
+        category=CATEGORY_NAMES.get(str(event.get("eventTypeCategory") or "").lower(), ""),
+        region=str(event.get("region") or ""),
+        scope=str(event.get("eventScopeCode") or ""),
+        status=str(event.get("statusCode") or "open"),
+        start_time=parse_time(event.get("startTime")),
+        end_time=parse_time(event.get("endTime")),
+        last_updated_time=parse_time(event.get("lastUpdatedTime")),
+        description=description,
+        affected_accounts=sorted(set(accounts)),
+        affected_entities=_entities(entities),
+    )
+
+
+# --- processing ------------------------------------------------------------------------
+
+
+def _title(event: HealthEvent) -> str:
+    return f"AWS Health Event: {event.service} - {event.event_type_code}"[:500]
+
+
+def _format(event: HealthEvent, entities: list[dict]) -> str:
+    lines = [
+        f"{_('Service')}: {event.service}",
+        f"{_('Event type')}: {event.event_type_code} ({event.category})",
+        f"{_('Region')}: {event.region or '—'}",
+        f"{_('Status')}: {event.status}",
+        f"{_('Start')}: {timezone.localtime(event.start_time):%Y-%m-%d %H:%M %Z}"
+        if event.start_time
+        else "",
+        f"{_('End')}: {timezone.localtime(event.end_time):%Y-%m-%d %H:%M %Z}"
+        if event.end_time
+        else "",
+        "",
+        event.description,
+    ]
+    if entities:
+        by_account: dict[str, list[str]] = {}
+        for entity in entities:
+            by_account.setdefault(entity.get("awsAccountId") or "—", []).append(
+                entity["entityValue"]
+            )
+        lines += ["", _("Affected resources") + ":"]
+        for account, values in sorted(by_account.items()):
+            lines.append(f"  {account}: {', '.join(sorted(values))}")
+    return "\n".join(line for line in lines if line is not None).strip()
+
+
+def _merge_entities(old: list[dict], new: list[dict]) -> list[dict]:
+    merged = {(e["entityValue"], e.get("awsAccountId", "")): e for e in old}
+    for entity in new:
+        merged[(entity["entityValue"], entity.get("awsAccountId", ""))] = entity
+    return [merged[key] for key in sorted(merged)]
+
+
+@dataclass
+class Outcome:
+    event: HealthEvent
+    created: bool = False
+    changed: bool = False
+    customers_notified: int = 0
+    unknown_accounts: list[str] = field(default_factory=list)
+
+
+def process_event(data: NormalizedEvent) -> Outcome:
+    """Create or update the event, its tickets and notices. Idempotent; race-safe."""
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _process(data)
+        except IntegrityError:
+            if attempt:
+                raise
+            logger.info("health event %s: lost a race, retrying as an update", data.arn)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _process(data: NormalizedEvent) -> Outcome:
+    event = HealthEvent.objects.select_for_update().filter(arn=data.arn).first()
+    created = event is None
+    if created:
+        event = HealthEvent.objects.create(arn=data.arn)
+    before = (
+        event.status,
+        event.description,
+        event.last_updated_time,
+        len(event.affected_entities),
+    )
+    if data.communication_id and data.communication_id in event.communication_ids and not created:
+        same = data.status == event.status and data.description == event.description
+        if same and not (set(data.affected_accounts) - set(event.affected_accounts)):
+            return Outcome(event=event)
+    for name in ("service", "event_type_code", "category", "region", "scope"):
+        value = getattr(data, name)
+        if value:
+            setattr(event, name, value)
+    event.status = data.status or event.status
+    event.start_time = data.start_time or event.start_time
+    event.end_time = data.end_time or event.end_time
+    if data.last_updated_time and (
+        event.last_updated_time is None or data.last_updated_time >= event.last_updated_time
+    ):
+        event.last_updated_time = data.last_updated_time
+        event.description = data.description or event.description
+    elif not event.description:
+        event.description = data.description
+    event.affected_accounts = sorted(set(event.affected_accounts) | set(data.affected_accounts))
+    event.affected_entities = _merge_entities(event.affected_entities, data.affected_entities)
+    if data.communication_id and data.communication_id not in event.communication_ids:
+        event.communication_ids = [*event.communication_ids, data.communication_id]
+    event.save()
+    after = (event.status, event.description, event.last_updated_time, len(event.affected_entities))
+    outcome = Outcome(event=event, created=created, changed=before != after)
+
+    if event.ticket_id is None:
+        ticket = ticket_services.ticket_create(
+            customer=None,
+            requester=None,
+            title=_title(event),
+            description=_format(event, event.affected_entities),
+            priority=data.priority,
+            source=Source.AWS_HEALTH,
+            actor=None,
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(aws_health_event_arn=event.arn)
+        event.ticket = ticket
+        event.save(update_fields=["ticket"])
+        if not event.affected_accounts:
+            notify_channels(
+                event="health.public",
+                text=f"[{ticket.number}] {_title(event)} ({event.region})",
+                data={"arn": event.arn, "region": event.region},
+                obj=ticket,
+                dedupe_key=f"health-public:{event.pk}",
+            )
+    elif outcome.changed and not created:
+        ticket_services.comment_add(
+            ticket=event.ticket,
+            author=None,
+            author_name="AWS Health",
+            body=_("Update from AWS Health (status %(status)s):") % {"status": event.status}
+            + "\n\n"
+            + event.description,
+            visibility=Visibility.INTERNAL,
+            source=CommentSource.SYSTEM,
+        )
+
+    known = {
+        a.account_id: a
+        for a in CustomerAWSAccount.objects.filter(
+            account_id__in=event.affected_accounts, health_enabled=True, customer__is_active=True
+        ).select_related("customer")
+    }
+    outcome.unknown_accounts = [a for a in event.affected_accounts if a not in known]
+    if outcome.unknown_accounts:
+        logger.info(
+            "health event %s: accounts of no customer: %s", event.arn, outcome.unknown_accounts
+        )
+    accounts_by_customer: dict[int, list] = {}
+    for account in known.values():
+        accounts_by_customer.setdefault(account.customer_id, []).append(account)
+    for accounts in accounts_by_customer.values():
+        outcome.customers_notified += _for_customer(event, accounts, outcome)
+    if event.status == "closed":
+        _close(event)
+    return outcome
+
+
+def _for_customer(event: HealthEvent, accounts: list, outcome: Outcome) -> int:
+    customer = accounts[0].customer
+    ids = {a.account_id for a in accounts}
+    entities = [
+        e for e in event.affected_entities if not e.get("awsAccountId") or e["awsAccountId"] in ids
+    ]
+    if len(event.affected_accounts) > len(ids):
+        # Several customers: only entities we can attribute to this customer's accounts.
+        entities = [e for e in entities if e.get("awsAccountId") in ids]
+    link = HealthEventCustomer.objects.filter(event=event, customer=customer).first()
+    if link is None:
+        ticket = ticket_services.ticket_create(
+            customer=customer,
+            requester=None,
+            title=_title(event),
+            description=_format(event, entities),
+            priority=PRIORITY_FOR_CATEGORY.get(event.category, "medium"),
+            source=Source.AWS_HEALTH,
+            actor=None,
+        )
+        link = HealthEventCustomer.objects.create(event=event, customer=customer, ticket=ticket)
+    elif outcome.changed:
+        ticket_services.comment_add(
+            ticket=link.ticket,
+            author=None,
+            author_name="AWS Health",
+            body=_("AWS Health update (status %(status)s):") % {"status": event.status}
+            + "\n\n"
+            + event.description,
+            source=CommentSource.SYSTEM,
+        )
+    if link.notified_at is not None:
+        return 0
+    for person in customer.users.filter(is_active=True, email_bounced_at__isnull=True):
+        notify_email(
+            to=person.email,
+            template="health_notice",
+            language=person.preferred_language or customer.default_language,
+            tz=person.effective_timezone,
+            context={
+                "event": event,
+                "entities": entities,
+                "accounts": sorted(ids),
+                "link": _portal_link(link.ticket),
+                "ticket": link.ticket,
+            },
+            obj=link.ticket,
+            dedupe_key=f"health:{event.pk}:{customer.pk}:{person.email}",
+        )
+    link.notified_at = timezone.now()
+    link.save(update_fields=["notified_at"])
+    return 1
+
+
+def _portal_link(ticket: Ticket) -> str:
+    return f"{settings.SITE_URL}{reverse('portal:ticket_detail', args=[ticket.number])}"
+
+
+def _close(event: HealthEvent) -> None:
+    if event.ticket and event.ticket.status in (
+        Status.NEW,
+        Status.IN_PROGRESS,
+        Status.WAITING_CUSTOMER,
+    ):
+        ticket_services.ticket_change_status(
+            ticket=event.ticket,
+            status=Status.RESOLVED,
+            actor=None,
+            note=_("AWS closed the event; an engineer confirms and closes the ticket."),
+            notify=False,
+        )
+    for link in event.customers.select_related("ticket", "customer").filter(
+        closed_notice_at__isnull=True
+    ):
+        for person in link.customer.users.filter(is_active=True, email_bounced_at__isnull=True):
+            notify_email(
+                to=person.email,
+                template="health_closed",
+                language=person.preferred_language or link.customer.default_language,
+                tz=person.effective_timezone,
+                context={
+                    "event": event,
+                    "ticket": link.ticket,
+                    "link": _portal_link(link.ticket),
+                },
+                obj=link.ticket,
+                dedupe_key=f"health-closed:{event.pk}:{link.customer_id}:{person.email}",
+            )
+        link.closed_notice_at = timezone.now()
+        link.save(update_fields=["closed_notice_at"])
