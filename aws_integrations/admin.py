@@ -1,5 +1,6 @@
 """AWS Support in the engineer workspace: cases, pushes, sync runs, and "open a case"."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
@@ -10,11 +11,11 @@ from django.utils.translation import gettext_lazy as _
 
 from spt_portal import access
 from spt_portal.admin import AWS_ACCOUNT_ACTIONS, AWS_ACCOUNT_LINKS
-from spt_portal.models import CustomerAWSAccount
+from spt_portal.models import Customer, CustomerAWSAccount
 from tickets.admin import register_ticket_link
 from tickets.models import Ticket
 
-from . import onboarding, support
+from . import health, onboarding, support
 from .forms import CaseCreateForm
 from .models import CasePush, HealthEvent, HealthEventCustomer, SupportCase, SyncRun
 
@@ -193,9 +194,37 @@ class HealthEventCustomerInline(admin.TabularInline):
         return False
 
 
+CHECKLIST = [
+    "assessed",
+    "customers_contacted",
+    "mitigation_advised",
+    "resources_recovered",
+    "summary_written",
+]
+
+
+class NotifyCustomersForm(forms.Form):
+    customers = forms.ModelMultipleChoiceField(
+        label=_("Customers to notify"),
+        queryset=Customer.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, event, **kwargs):
+        super().__init__(*args, **kwargs)
+        already = event.customers.values_list("customer_id", flat=True)
+        self.fields["customers"].queryset = (
+            Customer.objects.filter(is_active=True, aws_accounts__health_enabled=True)
+            .exclude(pk__in=already)
+            .distinct()
+            .order_by("name")
+        )
+
+
 @admin.register(HealthEvent)
 class HealthEventAdmin(admin.ModelAdmin):
-    """Each event with its affected customers and resources (SPT-006 follow-up)."""
+    """Each event with its affected customers and resources, and the follow-up checklist
+    (seed 000: assess, contact customers, advise, confirm recovery, write up)."""
 
     list_display = [
         "service",
@@ -204,19 +233,101 @@ class HealthEventAdmin(admin.ModelAdmin):
         "region",
         "status",
         "last_updated_time",
+        "last_customer_update_at",
         "ticket",
     ]
     list_filter = ["status", "category", "service"]
     list_select_related = ["ticket"]
     search_fields = ["arn", "event_type_code", "service"]
-    readonly_fields = [f.name for f in HealthEvent._meta.fields if f.name != "id"]
     inlines = [HealthEventCustomerInline]
+    fieldsets = [
+        (_("Follow-up"), {"fields": CHECKLIST}),
+        (
+            _("Event"),
+            {
+                "fields": [
+                    "arn",
+                    "service",
+                    "event_type_code",
+                    "category",
+                    "region",
+                    "scope",
+                    "status",
+                    "start_time",
+                    "end_time",
+                    "last_updated_time",
+                    "description",
+                    "affected_accounts",
+                    "affected_entities",
+                    "ticket",
+                    "last_customer_update_at",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in HealthEvent._meta.fields if f.name not in ["id", *CHECKLIST]]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:event_id>/notify/",
+                self.admin_site.admin_view(self.notify_view),
+                name="aws_integrations_healthevent_notify",
+            ),
+            *super().get_urls(),
+        ]
+
+    def notify_view(self, request, event_id):
+        event = get_object_or_404(HealthEvent, pk=event_id)
+        if not access.is_engineer_or_manager(request.user):
+            raise PermissionDenied
+        form = NotifyCustomersForm(request.POST or None, event=event)
+        if request.method == "POST" and form.is_valid():
+            told = health.notify_customers(
+                event=event, customers=list(form.cleaned_data["customers"]), actor=request.user
+            )
+            messages.success(request, gettext("%(count)d customers notified.") % {"count": told})
+            return redirect(reverse("admin:aws_integrations_healthevent_change", args=[event.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Notify customers of %(event)s") % {"event": event},
+            "submit_label": gettext("Notify"),
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/aws_integrations/open_case.html", context)
+
+
+def _health_event_links(request, ticket):
+    event = HealthEvent.objects.filter(ticket=ticket).first()
+    if event is None:
+        return None
+    return (
+        gettext("AWS Health event: follow-up"),
+        reverse("admin:aws_integrations_healthevent_change", args=[event.pk]),
+    )
+
+
+def _notify_link(request, ticket):
+    event = HealthEvent.objects.filter(ticket=ticket).first()
+    if event is None or not access.is_engineer_or_manager(request.user):
+        return None
+    return (
+        gettext("Notify customers"),
+        reverse("admin:aws_integrations_healthevent_notify", args=[event.pk]),
+    )
+
+
+register_ticket_link(_health_event_links)
+register_ticket_link(_notify_link)
 
 
 @admin.register(HealthEventCustomer)

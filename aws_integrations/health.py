@@ -11,7 +11,7 @@ delivery is at least once, possibly from a backup region.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from django.conf import settings
@@ -377,7 +377,62 @@ def _for_customer(event: HealthEvent, accounts: list, outcome: Outcome) -> int:
         )
     link.notified_at = timezone.now()
     link.save(update_fields=["notified_at"])
+    HealthEvent.objects.filter(pk=event.pk).update(last_customer_update_at=link.notified_at)
     return 1
+
+
+@transaction.atomic
+def notify_customers(*, event: HealthEvent, customers, actor) -> int:
+    """An engineer tells chosen customers about an event (PUBLIC events reach nobody by
+    themselves). Each customer gets one ticket and one notice, as for affected accounts."""
+    event = HealthEvent.objects.select_for_update().get(pk=event.pk)
+    told = 0
+    for customer in customers:
+        accounts = list(
+            CustomerAWSAccount.objects.filter(
+                customer=customer, health_enabled=True
+            ).select_related("customer")
+        )
+        if not accounts:
+            continue
+        told += _for_customer(event, accounts, Outcome(event=event))
+    if event.ticket_id:
+        ticket_services.comment_add(
+            ticket=event.ticket,
+            author=actor,
+            body=_("Customers notified: %(names)s")
+            % {"names": ", ".join(c.name for c in customers)},
+            visibility=Visibility.INTERNAL,
+            source=CommentSource.ADMIN,
+        )
+    return told
+
+
+def customer_update_posted(comment) -> None:
+    """A public staff reply on an affected customer's ticket counts as an update to them."""
+    if (
+        comment.visibility != Visibility.PUBLIC
+        or comment.author is None
+        or not comment.author.is_staff
+    ):
+        return
+    link = HealthEventCustomer.objects.filter(ticket_id=comment.ticket_id).first()
+    if link is not None:
+        HealthEvent.objects.filter(pk=link.event_id).update(last_customer_update_at=timezone.now())
+
+
+def events_needing_an_update(now=None) -> list[HealthEvent]:
+    """Open events with affected customers whose last update to them is older than
+    AWS_HEALTH_UPDATE_HOURS (seed 000: 定期向客户汇报)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.AWS_HEALTH_UPDATE_HOURS)
+    events = (
+        HealthEvent.objects.exclude(status="closed")
+        .filter(customers__isnull=False)
+        .distinct()
+        .select_related("ticket", "ticket__assignee")
+    )
+    return [e for e in events if (e.last_customer_update_at or e.received_at) < cutoff]
 
 
 def _portal_link(ticket: Ticket) -> str:

@@ -88,3 +88,34 @@ def poll_health_events() -> str:
     from .health_poll import poll
 
     return poll().outcome
+
+
+def remind_health_updates() -> int:
+    """Hourly: remind the engineer on an open Health event (or on call) to update the
+    affected customers every AWS_HEALTH_UPDATE_HOURS."""
+    from sla.oncall import on_call_users
+    from spt_portal.notifications import notify_email
+
+    from .health import events_needing_an_update
+
+    events = events_needing_an_update()
+    bucket = int(timezone.now().timestamp() // (settings.AWS_HEALTH_UPDATE_HOURS * 3600))
+    for event in events:
+        people = (
+            [event.ticket.assignee] if event.ticket and event.ticket.assignee else on_call_users()
+        )
+        for person in people:
+            notify_email(
+                to=person.email,
+                template="health_update_reminder",
+                language=person.preferred_language,
+                tz=person.effective_timezone,
+                context={"event": event, "hours": settings.AWS_HEALTH_UPDATE_HOURS},
+                obj=event.ticket,
+                dedupe_key=f"health-remind:{event.pk}:{bucket}:{person.email}",
+            )
+    if events:
+        logger.info(
+            "health: reminded about %s events without a recent customer update", len(events)
+        )
+    return len(events)

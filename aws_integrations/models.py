@@ -162,6 +162,17 @@ class HealthEvent(models.Model):
         on_delete=models.SET_NULL,
         related_name="health_event",
     )
+    # The operations team's follow-up (seed 000, stages 2-6), ticked by engineers.
+    assessed = models.BooleanField(_("impact assessed"), default=False)
+    customers_contacted = models.BooleanField(_("customers contacted"), default=False)
+    mitigation_advised = models.BooleanField(_("mitigation advised"), default=False)
+    resources_recovered = models.BooleanField(
+        _("customer resources confirmed recovered"), default=False
+    )
+    summary_written = models.BooleanField(_("summary written"), default=False)
+    last_customer_update_at = models.DateTimeField(
+        _("last update to customers"), null=True, blank=True
+    )
     received_at = models.DateTimeField(_("first received"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -12,6 +12,7 @@ from aws_integrations.jobs import (
     alert_stale_support_sync,
     poll_health_events,
     poll_support_cases,
+    remind_health_updates,
     retry_case_pushes,
 )
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
@@ -33,3 +34,4 @@ cron.register(retry_case_pushes, queue_name="aws", interval=300)
 cron.register(alert_stale_support_sync, queue_name="aws", interval=300)
 # SPT-006: the Health poll behind the EventBridge -> SQS consumer.
 cron.register(poll_health_events, queue_name="aws", cron="*/15 * * * *")
+cron.register(remind_health_updates, queue_name="aws", cron="5 * * * *")

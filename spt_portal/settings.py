@@ -218,6 +218,8 @@ AWS_HEALTH_QUEUE_URL = env("AWS_HEALTH_QUEUE_URL")
 AWS_HEALTH_DLQ_URL = env("AWS_HEALTH_DLQ_URL")
 AWS_HEALTH_ORGANIZATION_VIEW = env_bool("AWS_HEALTH_ORGANIZATION_VIEW", True)
 AWS_HEALTH_POLL_OVERLAP_MINUTES = env_int("AWS_HEALTH_POLL_OVERLAP_MINUTES", 15)
+# While an event with affected customers is open, engineers are reminded to update them.
+AWS_HEALTH_UPDATE_HOURS = env_int("AWS_HEALTH_UPDATE_HOURS", 4)
 
 # --- Production security defaults (HTTPS only, behind a TLS-terminating proxy). -----------
 # ALLOW_PLAIN_HTTP=1 is the one switch that allows plain HTTP, and only when every allowed

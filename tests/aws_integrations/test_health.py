@@ -3,6 +3,7 @@
 import copy
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -324,3 +325,76 @@ def test_health_evidence_and_metrics(login, auditor, acme_account, client):
     assert login(auditor).get("/admin/aws_integrations/healthevent/").status_code == 200
     metrics = client.get("/metrics").content.decode()
     assert "spt_aws_health_last_poll_age_seconds" in metrics
+
+
+def public_event():
+    message = sample("awshealthtools_issue_ec2_store_degraded_tags.json")
+    message["detail"]["eventScopeCode"] = "PUBLIC"
+    message["account"] = ""
+    message["detail"].pop("affectedEntities")
+    return health.process_event(health.normalize_eventbridge(message)).event
+
+
+def test_engineer_notifies_chosen_customers_of_a_public_event(
+    login, engineer, auditor, acme_account, globex
+):
+    event = public_event()
+    AWSAccountFactory(customer=globex, account_id="444455556666")
+    client = login(engineer)
+    page = client.get(f"/admin/tickets/ticket/{event.ticket.pk}/change/").content.decode()
+    assert "AWS Health event: follow-up" in page and "Notify customers" in page
+    url = f"/admin/aws_integrations/healthevent/{event.pk}/notify/"
+    form = client.get(url).content.decode()
+    assert acme_account.customer.name in form and globex.name in form
+    mail.outbox.clear()
+    response = client.post(url, {"customers": [acme_account.customer.pk]})
+    assert response.status_code == 302
+    assert HealthEventCustomer.objects.get().customer == acme_account.customer
+    assert len([m for m in mail.outbox if "ops@acme.example" in m.to]) == 1
+    assert login(auditor).post(url, {"customers": [globex.pk]}).status_code == 403
+    assert HealthEventCustomer.objects.count() == 1
+
+
+def test_checklist_is_ticked_in_the_workspace(login, engineer, acme_account):
+    event = public_event()
+    url = f"/admin/aws_integrations/healthevent/{event.pk}/change/"
+    response = login(engineer).post(
+        url,
+        {
+            "assessed": "on",
+            "customers_contacted": "on",
+            "healtheventcustomer_set-TOTAL_FORMS": "0",
+            "healtheventcustomer_set-INITIAL_FORMS": "0",
+            "customers-TOTAL_FORMS": "0",
+            "customers-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event.refresh_from_db()
+    assert event.assessed and event.customers_contacted and not event.summary_written
+
+
+def test_reminder_to_update_customers(acme_account, engineer, settings):
+    import time_machine
+    from django.utils import timezone
+
+    from aws_integrations.jobs import remind_health_updates
+    from tickets import services
+
+    settings.AWS_HEALTH_UPDATE_HOURS = 4
+    outcome = health.process_event(
+        health.normalize_eventbridge(sample("awshealthtools_issue_ec2_store_degraded_tags.json"))
+    )
+    services.ticket_assign(ticket=outcome.event.ticket, assignee=engineer, actor=engineer)
+    assert remind_health_updates() == 0  # just notified
+    with time_machine.travel(timezone.now() + timedelta(hours=5)):
+        mail.outbox.clear()
+        assert remind_health_updates() == 1
+        assert remind_health_updates() == 1  # still due, but the email goes once per period
+        assert len([m for m in mail.outbox if engineer.email in m.to]) == 1
+        # An engineer posts an update on the customer's ticket: no more reminders.
+        link = HealthEventCustomer.objects.get()
+        services.comment_add(
+            ticket=link.ticket, author=engineer, body="Still investigating with AWS."
+        )
+        assert remind_health_updates() == 0

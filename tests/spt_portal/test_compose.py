@@ -116,7 +116,7 @@ def test_compose_commands_run_without_docker(tmp_path):
         deadline = time.monotonic() + 30
         while "Starting cron scheduler" not in line and time.monotonic() < deadline:
             line = cron.stdout.readline()
-        assert "Starting cron scheduler with 9 jobs" in line
+        assert "Starting cron scheduler with 10 jobs" in line
     finally:
         cron.terminate()
         cron.wait(timeout=20)

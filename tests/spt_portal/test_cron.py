@@ -4,6 +4,7 @@ from aws_integrations.jobs import (
     alert_stale_support_sync,
     poll_health_events,
     poll_support_cases,
+    remind_health_updates,
     retry_case_pushes,
 )
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
@@ -24,6 +25,7 @@ def test_cron_file_registers_the_periodic_jobs():
         retry_case_pushes,
         alert_stale_support_sync,
         poll_health_events,
+        remind_health_updates,
     }
     assert jobs[retry_pending_notifications].queue_name == "notifications"
     assert jobs[relay_outbox].interval == 60
