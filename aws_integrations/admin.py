@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from spt_portal import access
 from spt_portal.admin import AWS_ACCOUNT_ACTIONS, AWS_ACCOUNT_LINKS
+from spt_portal.admin_mixins import EvidenceAdminMixin
 from spt_portal.models import Customer, CustomerAWSAccount
 from tickets.admin import register_ticket_link
 from tickets.models import Ticket
@@ -122,7 +123,7 @@ class CasePushAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     list_display = [
         "started_at",
         "kind",
@@ -136,13 +137,6 @@ class SyncRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "outcome"]
     list_select_related = ["account"]
-    readonly_fields = [f.name for f in SyncRun._meta.fields if f.name != "id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- onboarding on the customer AWS account page ---------------------------------------

@@ -78,20 +78,24 @@ def clear_credential_cache() -> None:
         _cache.clear()
 
 
-def support_client(account: CustomerAWSAccount):
-    """A Support API client acting in the customer's account."""
+def _client_in_account(service: str, account: CustomerAWSAccount, region: str):
     if not account.role_arn:
         raise ValueError(f"account {account.account_id} has no IAM role ARN")
     credentials = _assumed_credentials(account)
     return boto3.client(
-        "support",
-        region_name=SUPPORT_REGION[account.partition],
+        service,
+        region_name=region,
         aws_access_key_id=credentials["AccessKeyId"],
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
         endpoint_url=_endpoint(),
         config=_config(),
     )
+
+
+def support_client(account: CustomerAWSAccount):
+    """A Support API client acting in the customer's account."""
+    return _client_in_account("support", account, SUPPORT_REGION[account.partition])
 
 
 HEALTH_REGION = {"aws": "us-east-1", "aws-cn": "cn-northwest-1"}
@@ -101,16 +105,7 @@ def health_client(account: CustomerAWSAccount | None = None, partition: str = "a
     """The Health API: the partner's (organisation management) credentials for the
     organisation view, or a customer account's role for the account view."""
     if account is not None:
-        credentials = _assumed_credentials(account)
-        return boto3.client(
-            "health",
-            region_name=HEALTH_REGION[account.partition],
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            endpoint_url=_endpoint(),
-            config=_config(),
-        )
+        return _client_in_account("health", account, HEALTH_REGION[account.partition])
     return _partner_session(partition).client(
         "health", region_name=HEALTH_REGION[partition], endpoint_url=_endpoint(), config=_config()
     )

@@ -294,16 +294,7 @@ def _process(data: NormalizedEvent) -> Outcome:
                 dedupe_key=f"health-public:{event.pk}",
             )
     elif outcome.changed and not created:
-        ticket_services.comment_add(
-            ticket=event.ticket,
-            author=None,
-            author_name="AWS Health",
-            body=_("Update from AWS Health (status %(status)s):") % {"status": event.status}
-            + "\n\n"
-            + event.description,
-            visibility=Visibility.INTERNAL,
-            source=CommentSource.SYSTEM,
-        )
+        _post_update(event, event.ticket, Visibility.INTERNAL)
 
     known = {
         a.account_id: a
@@ -324,6 +315,33 @@ def _process(data: NormalizedEvent) -> Outcome:
     if event.status == "closed":
         _close(event)
     return outcome
+
+
+def _post_update(event: HealthEvent, ticket: Ticket, visibility: str) -> None:
+    ticket_services.comment_add(
+        ticket=ticket,
+        author=None,
+        author_name="AWS Health",
+        body=_("AWS Health update (status %(status)s):") % {"status": event.status}
+        + "\n\n"
+        + event.description,
+        visibility=visibility,
+        source=CommentSource.SYSTEM,
+    )
+
+
+def _email_customer(customer, *, template: str, context: dict, ticket: Ticket, key: str) -> None:
+    """One email per active, deliverable person of the customer (deduplicated by key)."""
+    for person in customer.users.filter(is_active=True, email_bounced_at__isnull=True):
+        notify_email(
+            to=person.email,
+            template=template,
+            language=person.preferred_language or customer.default_language,
+            tz=person.effective_timezone,
+            context={**context, "ticket": ticket, "link": _portal_link(ticket)},
+            obj=ticket,
+            dedupe_key=f"{key}:{person.email}",
+        )
 
 
 def _for_customer(event: HealthEvent, accounts: list, outcome: Outcome) -> int:
@@ -348,33 +366,16 @@ def _for_customer(event: HealthEvent, accounts: list, outcome: Outcome) -> int:
         )
         link = HealthEventCustomer.objects.create(event=event, customer=customer, ticket=ticket)
     elif outcome.changed:
-        ticket_services.comment_add(
-            ticket=link.ticket,
-            author=None,
-            author_name="AWS Health",
-            body=_("AWS Health update (status %(status)s):") % {"status": event.status}
-            + "\n\n"
-            + event.description,
-            source=CommentSource.SYSTEM,
-        )
+        _post_update(event, link.ticket, Visibility.PUBLIC)
     if link.notified_at is not None:
         return 0
-    for person in customer.users.filter(is_active=True, email_bounced_at__isnull=True):
-        notify_email(
-            to=person.email,
-            template="health_notice",
-            language=person.preferred_language or customer.default_language,
-            tz=person.effective_timezone,
-            context={
-                "event": event,
-                "entities": entities,
-                "accounts": sorted(ids),
-                "link": _portal_link(link.ticket),
-                "ticket": link.ticket,
-            },
-            obj=link.ticket,
-            dedupe_key=f"health:{event.pk}:{customer.pk}:{person.email}",
-        )
+    _email_customer(
+        customer,
+        template="health_notice",
+        context={"event": event, "entities": entities, "accounts": sorted(ids)},
+        ticket=link.ticket,
+        key=f"health:{event.pk}:{customer.pk}",
+    )
     link.notified_at = timezone.now()
     link.save(update_fields=["notified_at"])
     HealthEvent.objects.filter(pk=event.pk).update(last_customer_update_at=link.notified_at)
@@ -455,19 +456,12 @@ def _close(event: HealthEvent) -> None:
     for link in event.customers.select_related("ticket", "customer").filter(
         closed_notice_at__isnull=True
     ):
-        for person in link.customer.users.filter(is_active=True, email_bounced_at__isnull=True):
-            notify_email(
-                to=person.email,
-                template="health_closed",
-                language=person.preferred_language or link.customer.default_language,
-                tz=person.effective_timezone,
-                context={
-                    "event": event,
-                    "ticket": link.ticket,
-                    "link": _portal_link(link.ticket),
-                },
-                obj=link.ticket,
-                dedupe_key=f"health-closed:{event.pk}:{link.customer_id}:{person.email}",
-            )
+        _email_customer(
+            link.customer,
+            template="health_closed",
+            context={"event": event},
+            ticket=link.ticket,
+            key=f"health-closed:{event.pk}:{link.customer_id}",
+        )
         link.closed_notice_at = timezone.now()
         link.save(update_fields=["closed_notice_at"])

@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from .admin_mixins import EvidenceAdminMixin
 from .models import (
     APIToken,
     Customer,
@@ -165,7 +166,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 
 
 @admin.register(NotificationLog)
-class NotificationLogAdmin(admin.ModelAdmin):
+class NotificationLogAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     """Every notification exactly as sent; failed ones can be sent again."""
 
     list_display = [
@@ -179,14 +180,7 @@ class NotificationLogAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "channel", "template"]
     search_fields = ["recipient", "subject", "message_id"]
-    readonly_fields = [f.name for f in NotificationLog._meta.fields if f.name != "id"]
     actions = ["send_again"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description=_("Send the selected notifications again"), permissions=["change"])
     def send_again(self, request, queryset):

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sla.models import Priority
 from spt_portal import access
+from spt_portal.admin_mixins import EvidenceAdminMixin
 from spt_portal.models import User
 
 from . import selectors, services
@@ -530,32 +531,18 @@ class TicketAdmin(admin.ModelAdmin):
 
 
 @admin.register(Comment)
-class CommentAdmin(admin.ModelAdmin):
+class CommentAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     list_display = ["ticket", "display_author", "visibility", "source", "created_at"]
     list_filter = ["visibility", "source"]
     list_select_related = ["ticket", "author"]
     search_fields = ["ticket__number", "body"]
-    readonly_fields = [f.name for f in Comment._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(InboundEmail)
-class InboundEmailAdmin(admin.ModelAdmin):
+class InboundEmailAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     """Every message received by email and what became of it, with the reason."""
 
     list_display = ["received_at", "sender", "subject", "outcome", "reason", "ticket"]
     list_filter = ["outcome"]
     list_select_related = ["ticket"]
     search_fields = ["sender", "subject", "message_id", "ses_message_id"]
-    readonly_fields = [f.name for f in InboundEmail._meta.fields if f.name != "id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
