@@ -15,6 +15,19 @@ class AwsIntegrationsConfig(AppConfig):
         from . import evidence, receivers
 
         comment_created.connect(receivers.queue_comment_for_aws, dispatch_uid="aws.queue_push")
+        from django.conf import settings
+
+        from spt_portal.documents import register_values
+
+        register_values(
+            "aws",
+            lambda: {
+                "support_poll_minutes": settings.AWS_SUPPORT_POLL_MINUTES,
+                "stale_minutes": settings.AWS_SUPPORT_STALE_MINUTES,
+                "health_poll_minutes": 15,
+                "health_update_hours": settings.AWS_HEALTH_UPDATE_HOURS,
+            },
+        )
         register_evidence("SPT-005", evidence.spt005)
         register_evidence("SPT-006", evidence.spt006)
         if not getattr(AwsIntegrationsConfig, "_collector_registered", False):

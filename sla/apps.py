@@ -11,10 +11,12 @@ class SlaConfig(AppConfig):
 
         from spt_portal.admin_site import register_dashboard_panel
         from spt_portal.audit import register_evidence
+        from spt_portal.documents import register_values
 
         from . import dashboard, evidence
 
         register_dashboard_panel(dashboard.oncall_panel)
+        register_values("sla", dashboard.document_values)
         register_evidence("SPT-002", evidence.spt002)
         if not getattr(SlaConfig, "_collector_registered", False):
             REGISTRY.register(dashboard.OnCallCollector())

@@ -40,3 +40,19 @@ class OnCallCollector:
             "Hours without primary on-call in the next 14 days",
             value=hours,
         )
+
+
+def document_values() -> dict:
+    """The SLA targets the policy documents show (in the active language)."""
+    from spt_portal.templatetags.portal import minutes_text
+
+    from .services import current_policy
+
+    return {
+        target.priority: {
+            "response": minutes_text(target.response_minutes),
+            "resolution": minutes_text(target.resolution_minutes),
+            "description": target.localized_description,
+        }
+        for target in current_policy().targets.all()
+    }

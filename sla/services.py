@@ -53,6 +53,8 @@ def sla_policy_create(*, targets, descriptions=None, note="", actor) -> SLAPolic
     if missing:
         raise SLAError(f"targets missing for: {', '.join(sorted(missing))}")
     policy = SLAPolicyVersion.objects.create(created_by=actor, note=note)
+    # The policy documents show these targets: record their new version, by this actor.
+    transaction.on_commit(lambda: _record_document_versions(actor))
     SLAConfig.objects.bulk_create(
         SLAConfig(
             policy=policy,
@@ -65,6 +67,12 @@ def sla_policy_create(*, targets, descriptions=None, note="", actor) -> SLAPolic
         for priority, (response, resolution) in targets.items()
     )
     return policy
+
+
+def _record_document_versions(actor) -> None:
+    from spt_portal.documents import record_versions
+
+    record_versions(actor=actor)
 
 
 def target_for(policy: SLAPolicyVersion, priority: str) -> SLAConfig:

@@ -33,6 +33,11 @@ urlpatterns = [
     path("", include("sla.urls")),
     path("", include("tickets.urls_sla")),
     path("audit/", include(audit_patterns)),
+    path("docs/", views.document_list, name="documents"),
+    path("docs/<slug:slug>/", views.document_detail, name="document"),
+    path(
+        "docs/<slug:slug>/print/", views.document_detail, {"printable": True}, name="document_print"
+    ),
     path("api/v1/", api.urls),
     path("hooks/ses/", ses_webhook, name="ses_webhook"),
     path("admin/", admin.site.urls),

@@ -1,3 +1,4 @@
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -6,7 +7,7 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
 from . import access, audit
-from .models import Language
+from .models import DocumentVersion, Language
 
 
 def home(request):
@@ -65,3 +66,34 @@ def audit_item(request, code):
     return render(
         request, "spt_portal/audit_item.html", {"entry": audit.evidence_for(code, request)}
     )
+
+
+@login_required
+def document_list(request):
+    from .documents import DOCUMENTS
+
+    versions: dict[str, DocumentVersion] = {}
+    for version in DocumentVersion.objects.order_by("slug", "-number"):
+        versions.setdefault(version.slug, version)
+    docs = [
+        {"slug": slug, "title": title, "version": versions.get(slug)}
+        for slug, title in DOCUMENTS.items()
+    ]
+    return render(request, "spt_portal/documents.html", {"documents": docs})
+
+
+@login_required
+def document_detail(request, slug, printable=False):
+    from .documents import render as render_document
+
+    try:
+        document = render_document(slug)
+    except KeyError as exc:
+        raise Http404 from exc
+    history = (
+        DocumentVersion.objects.filter(slug=slug)
+        .select_related("created_by")
+        .order_by("-number")[:20]
+    )
+    template = "spt_portal/document_print.html" if printable else "spt_portal/document.html"
+    return render(request, template, {"document": document, "history": history})

@@ -10,10 +10,12 @@ from .accounts import (
     SupportPlan,
     User,
 )
+from .documents import DocumentVersion
 from .notifications import ChannelKind, NotificationChannel, NotificationLog
 from .outbox import JobOutbox
 
 __all__ = [
+    "DocumentVersion",
     "ChannelKind",
     "NotificationChannel",
     "NotificationLog",
