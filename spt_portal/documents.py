@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import markdown
-import nh3
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template import Context, Engine
@@ -20,6 +18,7 @@ from django.utils import translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from .markup import clean, markdown_converter
 from .models import DocumentVersion
 
 logger = logging.getLogger(__name__)
@@ -30,10 +29,6 @@ DOCUMENTS = {
     "CUSTOMER-SERVICE-CONTRACT-TEMPLATE": _("Customer Service Contract (template)"),
     "INCIDENT-RESPONSE": _("Incident Response"),
 }
-ALLOWED_TAGS = {
-    "h1", "h2", "h3", "h4", "p", "ul", "ol", "li", "strong", "em", "code", "pre",
-    "blockquote", "table", "thead", "tbody", "tr", "th", "td", "a", "hr", "br",
-}  # fmt: skip
 _ENGINE = Engine(autoescape=True, libraries={"portal": "spt_portal.templatetags.portal"})
 
 ValuesProvider = Callable[[], dict]
@@ -101,15 +96,8 @@ def render(slug: str, language: str | None = None) -> Rendered:
     with translation.override(language):
         values = live_values()
     source = _ENGINE.from_string(_source(slug, language)).render(Context(values))
-    md = markdown.Markdown(
-        extensions=["tables", "attr_list", "toc"], extension_configs={"toc": {"toc_depth": "2-3"}}
-    )
-    html = nh3.clean(
-        md.convert(source),
-        tags=ALLOWED_TAGS,
-        attributes={"*": {"id"}, "a": {"href", "title"}, "th": {"align"}, "td": {"align"}},
-        link_rel="noopener noreferrer",
-    )
+    md = markdown_converter()
+    html = clean(md.convert(source))
     toc = []
     for token in md.toc_tokens:
         for heading in [token, *token.get("children", [])]:

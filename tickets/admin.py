@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -24,9 +24,10 @@ from spt_portal import access
 from spt_portal.admin_mixins import EvidenceAdminMixin
 from spt_portal.models import User
 
-from . import selectors, services
+from . import knowledge, selectors, services
 from .forms import MultipleFileField
 from .models import (
+    Article,
     Attachment,
     Comment,
     CommentSource,
@@ -476,6 +477,11 @@ class TicketAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.reply_view),
                 name="tickets_ticket_reply",
             ),
+            path(
+                "<int:ticket_id>/write-up/",
+                self.admin_site.admin_view(self.write_up_view),
+                name="tickets_ticket_write_up",
+            ),
             *super().get_urls(),
         ]
 
@@ -496,6 +502,24 @@ class TicketAdmin(admin.ModelAdmin):
                 }
             )
         return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def write_up_view(self, request, ticket_id):
+        """Write up a ticket in the knowledge base: a draft internal article to edit."""
+        ticket = get_object_or_404(Ticket, pk=ticket_id)
+        if not access.is_engineer_or_manager(request.user):
+            raise PermissionDenied
+        if request.method == "POST":
+            article = knowledge.article_from_ticket(ticket=ticket, actor=request.user)
+            self.message_user(request, gettext("Draft article created; edit and publish it."))
+            return redirect(reverse("admin:tickets_article_change", args=[article.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Write up %(number)s in the knowledge base")
+            % {"number": ticket.number},
+            "ticket": ticket,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/tickets/ticket/write_up.html", context)
 
     def reply_view(self, request, ticket_id):
         ticket = get_object_or_404(Ticket, pk=ticket_id)
@@ -528,6 +552,33 @@ class TicketAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
         return redirect(change_url)
+
+
+def _write_up_link(request, ticket):
+    if not access.is_engineer_or_manager(request.user):
+        return None
+    if ticket.status not in (Status.RESOLVED, Status.CLOSED) and ticket.source != Source.AWS_HEALTH:
+        return None
+    return (
+        gettext("Write up in the knowledge base"),
+        reverse("admin:tickets_ticket_write_up", args=[ticket.pk]),
+    )
+
+
+register_ticket_link(_write_up_link)
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    list_display = ["title", "visibility", "is_published", "language", "category", "updated_at"]
+    list_filter = ["visibility", "is_published", "language", "category"]
+    search_fields = ["title", "body"]
+    readonly_fields = ["source_ticket", "created_by", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Comment)

@@ -71,8 +71,24 @@ def spt003(request) -> list[Evidence]:
 
 
 def spt004(request) -> list[Evidence]:
+    from .models import Article
+
     targets = list(current_policy().targets.all())
+    public = Article.objects.filter(visibility=Article.Visibility.PUBLIC, is_published=True).count()
     return [
+        Evidence(
+            label=_("Public knowledge-base articles"),
+            value=str(public),
+            ok=public > 0,
+            url=reverse("portal:kb"),
+            detail=_("Missing when customers have no published article."),
+        ),
+        Evidence(
+            label=_("Policy document with the priority definitions"),
+            value=_("SLA policy, chapter 2"),
+            ok=True,
+            url=reverse("document", args=["SLA-POLICY"]) + "#response-times",
+        ),
         Evidence(
             label=_("Priority and severity definitions"),
             value=", ".join(
@@ -80,5 +96,5 @@ def spt004(request) -> list[Evidence]:
             ),
             ok=len(targets) == 4 and all(t.description for t in targets),
             url=reverse("sla_overview"),
-        )
+        ),
     ]

@@ -1,4 +1,5 @@
 from django import forms
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from sla.models import Priority
@@ -37,7 +38,19 @@ def priority_choices_with_definitions():
 
 
 class TicketCreateForm(forms.Form):
-    title = forms.CharField(label=_("Title"), max_length=500)
+    title = forms.CharField(
+        label=_("Title"),
+        max_length=500,
+        widget=forms.TextInput(
+            attrs={
+                # htmx: suggest knowledge-base articles from the words of the title.
+                "hx-get": reverse_lazy("portal:kb_suggest"),
+                "hx-trigger": "keyup changed delay:400ms",
+                "hx-target": "#kb-suggestions",
+                "autocomplete": "off",
+            }
+        ),
+    )
     description = forms.CharField(
         label=_("Description"),
         widget=forms.Textarea(attrs={"rows": 6}),

@@ -453,3 +453,64 @@ class InboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender}: {self.subject[:60]} [{self.outcome}]"
+
+
+class Article(models.Model):
+    """A knowledge-base article (SPT-004): public ones in the portal, internal for staff."""
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", _("Public (customers)")
+        INTERNAL = "internal", _("Internal (staff)")
+
+    title = models.CharField(_("title"), max_length=300)
+    body = models.TextField(_("body (Markdown)"))
+    category = models.ForeignKey(
+        "spt_portal.Skill",
+        verbose_name=_("category"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="articles",
+    )
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    visibility = models.CharField(
+        _("visibility"), max_length=10, choices=Visibility.choices, default=Visibility.INTERNAL
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=[("en", "English"), ("zh-hans", "简体中文")],
+        default="zh-hans",
+    )
+    is_published = models.BooleanField(_("published"), default=False)
+    source_ticket = models.ForeignKey(
+        Ticket,
+        verbose_name=_("written up from ticket"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="articles",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name = _("knowledge-base article")
+        verbose_name_plural = _("knowledge base")
+        indexes = [
+            models.Index(
+                fields=["visibility", "is_published", "-updated_at"], name="article_public_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

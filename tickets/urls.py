@@ -14,4 +14,7 @@ urlpatterns = [
     path("tickets/<str:number>/confirm/", views.ticket_confirm, name="ticket_confirm"),
     path("tickets/<str:number>/reopen/", views.ticket_reopen, name="ticket_reopen"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
+    path("kb/", views.kb_list, name="kb"),
+    path("kb/suggest/", views.kb_suggest, name="kb_suggest"),
+    path("kb/<int:pk>/", views.kb_detail, name="kb_article"),
 ]

@@ -1,6 +1,7 @@
 """Customer portal: the organisation's tickets, filing, conversation, confirm and reopen."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,8 +10,9 @@ from django.views.decorators.http import require_POST
 
 from sla.models import Priority
 from spt_portal.access import customer_required
+from spt_portal.markup import render_markdown
 
-from . import selectors, services
+from . import knowledge, selectors, services
 from .forms import ReplyForm, TicketCreateForm
 from .models import CommentSource, Source, Status
 
@@ -145,3 +147,40 @@ def attachment_download(request, pk):
     )
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- knowledge base in the portal ---------------------------------------------------------
+
+
+@login_required
+def kb_list(request):
+    query = request.GET.get("q", "").strip()[:200]
+    return render(
+        request,
+        "tickets/kb_list.html",
+        {"articles": knowledge.search(user=request.user, query=query), "query": query},
+    )
+
+
+@login_required
+def kb_detail(request, pk):
+    article = get_object_or_404(knowledge.articles_visible_to(user=request.user), pk=pk)
+    return render(
+        request,
+        "tickets/kb_detail.html",
+        {"article": article, "body": render_markdown(article.body)},
+    )
+
+
+@login_required
+def kb_suggest(request):
+    """htmx: articles matching the words of a ticket title as the customer types."""
+    title = request.GET.get("title", "").strip()[:200]
+    articles = knowledge.search(user=request.user, query=title, limit=5) if len(title) >= 2 else []
+    if not articles and len(title) >= 2:
+        # No article has every word: try the longest words one by one.
+        for term in sorted(knowledge.terms_of(title), key=len, reverse=True)[:3]:
+            articles = knowledge.search(user=request.user, query=term, limit=5)
+            if articles:
+                break
+    return render(request, "tickets/kb_suggest.html", {"articles": articles})

@@ -343,6 +343,7 @@ def test_engineer_notifies_chosen_customers_of_a_public_event(
     client = login(engineer)
     page = client.get(f"/admin/tickets/ticket/{event.ticket.pk}/change/").content.decode()
     assert "AWS Health event: follow-up" in page and "Notify customers" in page
+    assert "Write up in the knowledge base" in page
     url = f"/admin/aws_integrations/healthevent/{event.pk}/notify/"
     form = client.get(url).content.decode()
     assert acme_account.customer.name in form and globex.name in form
