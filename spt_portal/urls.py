@@ -12,6 +12,7 @@ api = build_api()
 audit_patterns = (
     [
         path("", views.audit_overview, name="overview"),
+        path("pack.zip", views.audit_pack, name="pack"),
         path("<str:code>/", views.audit_item, name="item"),
     ],
     "audit",

@@ -60,6 +60,41 @@ def audit_overview(request):
 
 
 @access.staff_required
+def audit_pack(request):
+    """The evidence pack: a zip of dated, self-contained HTML pages that open offline."""
+    import io
+    import zipfile
+
+    from django.conf import settings
+    from django.http import HttpResponse
+    from django.template.loader import render_to_string
+    from django.utils import timezone
+    from django.utils.translation import get_language
+
+    generated = timezone.now()
+    common = {"generated": generated, "site_url": settings.SITE_URL, "language": get_language()}
+    entries = []
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in audit.SPT_ITEMS:
+            entry = audit.evidence_for(item.code, request)
+            filename = f"{item.code}.html"
+            entries.append((entry, filename))
+            archive.writestr(
+                filename,
+                render_to_string("spt_portal/audit_pack_item.html", {**common, "entry": entry}),
+            )
+        archive.writestr(
+            "index.html",
+            render_to_string("spt_portal/audit_pack_index.html", {**common, "entries": entries}),
+        )
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    name = f"spt-evidence-{timezone.localtime(generated):%Y%m%d-%H%M}.zip"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@access.staff_required
 def audit_item(request, code):
     if code not in audit.SPT_BY_CODE:
         raise Http404

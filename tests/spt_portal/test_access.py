@@ -111,3 +111,26 @@ def test_audit_pages_list_every_spt_item(login, auditor):
     assert item.status_code == 200
     assert "AWS Support" in item.content.decode()
     assert login(auditor).get("/audit/SPT-999/").status_code == 404
+
+
+def test_audit_pages_say_where_each_item_lives(login, auditor):
+    page = login(auditor).get("/audit/SPT-001/").content.decode()
+    assert "/docs/SLA-POLICY/#response-times" in page and "/sla/report/" in page
+    overview = login(auditor).get("/audit/").content.decode()
+    assert "/docs/SLA-POLICY/#aws-health-events" in overview
+
+
+def test_evidence_pack_opens_offline(login, auditor, acme_user):
+    import io
+    import zipfile
+
+    response = login(auditor).get("/audit/pack.zip")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = set(archive.namelist())
+    assert names == {"index.html"} | {f"SPT-00{n}.html" for n in range(1, 7)}
+    item = archive.read("SPT-001.html").decode()
+    assert "Evidence generated" in item and "SLA policy in force" in item
+    assert "<link" not in item and "<script" not in item  # self-contained
+    assert 'href="SPT-005.html"' in archive.read("index.html").decode()
+    assert login(acme_user).get("/audit/pack.zip").status_code == 403
