@@ -5,6 +5,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -107,19 +108,41 @@ def test_compose_commands_run_without_docker(tmp_path):
     worker = subprocess.run([*_local(_command("worker")), "--burst"], cwd=ROOT, env=env, timeout=60)
     assert worker.returncode == 0
 
-    # cron: starts, loads spt_portal/cron.py, and stops cleanly on SIGTERM.
+    # cron: starts, loads spt_portal/cron.py, and stops cleanly on SIGTERM. Its output is
+    # drained by a thread, so a full pipe can never block it while it shuts down.
     cron = subprocess.Popen(
-        _local(_command("cron")), cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+        _local(_command("cron")),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
+    lines: list[str] = []
+    started = threading.Event()
+
+    def drain():
+        for line in cron.stdout:
+            lines.append(line)
+            if "CronScheduler" in line and "starting" in line:
+                started.set()
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     try:
-        line = ""
-        deadline = time.monotonic() + 30
-        while "Starting cron scheduler" not in line and time.monotonic() < deadline:
-            line = cron.stdout.readline()
-        assert "Starting cron scheduler with 10 jobs" in line
+        assert started.wait(60), "".join(lines)[-2000:]
+        assert any("Starting cron scheduler with 10 jobs" in line for line in lines), lines
+        time.sleep(1)  # let it install its signal handlers and enter its loop
     finally:
         cron.terminate()
-        cron.wait(timeout=20)
+        try:
+            cron.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            cron.kill()
+            cron.wait()
+            raise AssertionError("rqcron ignored SIGTERM:\n" + "".join(lines)[-3000:]) from None
+    reader.join(timeout=5)
+    assert any("shutdown complete" in line for line in lines), "".join(lines)[-2000:]
 
     # The worker and cron health checks.
     check = _local(SERVICES["worker"]["healthcheck"]["test"][1:])
