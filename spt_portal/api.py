@@ -29,7 +29,8 @@ def build_api() -> NinjaAPI:
     api = NinjaAPI(
         title="SPT Portal API",
         version="1",
-        description="Tickets for customers and engineers. Authenticate with "
+        description="Tickets for customers and engineers; alerts and incidents for staff. "
+        "Authenticate with "
         "`Authorization: Bearer <token>` (`manage.py create_api_token <email>`).",
         auth=TokenAuth(),
         urls_namespace="api",
@@ -64,10 +65,14 @@ def build_api() -> NinjaAPI:
         )
 
     from aws_integrations.api import router as aws_router
+    from incidents.api import alerts_router
+    from incidents.api import router as incidents_router
     from tickets.api import router as tickets_router
 
     api.add_router("/tickets", tickets_router)
     api.add_router("/tickets", aws_router)
+    api.add_router("/alerts", alerts_router)
+    api.add_router("/incidents", incidents_router)
     return api
 
 

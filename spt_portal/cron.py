@@ -15,6 +15,7 @@ from aws_integrations.jobs import (
     remind_health_updates,
     retry_case_pushes,
 )
+from incidents.jobs import paging_tick, retry_alert_payloads
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
 from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
@@ -35,3 +36,7 @@ cron.register(alert_stale_support_sync, queue_name="aws", interval=300)
 # SPT-006: the Health poll behind the EventBridge -> SQS consumer.
 cron.register(poll_health_events, queue_name="aws", cron="*/15 * * * *")
 cron.register(remind_health_updates, queue_name="aws", cron="5 * * * *")
+# Incidents: page repeats and escalation steps that are due; alert payloads whose
+# processing job was lost.
+cron.register(paging_tick, queue_name="default", interval=60)
+cron.register(retry_alert_payloads, queue_name="default", interval=120)

@@ -298,6 +298,15 @@ ALIYUN_SMS_ENDPOINT = env("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
 # Resolved tickets the customer never confirms close themselves after this many days.
 TICKET_AUTO_CLOSE_DAYS = env_int("TICKET_AUTO_CLOSE_DAYS", 7)
 
+# Incidents: an unacknowledged page is sent again every N minutes, at most M more times,
+# before escalation moves on; acknowledge links in pages expire after H hours.
+INCIDENT_PAGE_REPEAT_MINUTES = env_int("INCIDENT_PAGE_REPEAT_MINUTES", 5)
+INCIDENT_PAGE_REPEATS = env_int("INCIDENT_PAGE_REPEATS", 3)
+INCIDENT_ACK_LINK_HOURS = env_int("INCIDENT_ACK_LINK_HOURS", 24)
+SMS_TEMPLATE_INCIDENT_PAGE = env("SMS_TEMPLATE_INCIDENT_PAGE", "SMS_INCIDENT_PAGE")
+# Largest alert webhook body accepted (Alertmanager groups can be large).
+ALERT_WEBHOOK_MAX_BYTES = env_int("ALERT_WEBHOOK_MAX_KB", 1024) * 1024
+
 # Email to ticket (SES receipt rule -> SNS -> POST /hooks/ses/).
 SES_SNS_TOPIC_ARNS = env_list("SES_SNS_TOPIC_ARNS")
 SNS_MAX_AGE_SECONDS = env_int("SNS_MAX_AGE_SECONDS", 3600)

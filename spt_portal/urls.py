@@ -30,6 +30,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("incidents.urls")),
     path("portal/", include("tickets.urls")),
     path("", include("sla.urls")),
     path("", include("tickets.urls_sla")),

@@ -4,11 +4,11 @@ import pytest
 from django.core.management import call_command
 
 from spt_portal.models import User
+from tests.e2e.helpers import LOCALES, sign_in
 from tickets.models import Article
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-LOCALES = {"en": "en-US", "zh-hans": "zh-CN"}
 TEXT = {
     "en": {
         "policy": "Response-time SLA",
@@ -17,14 +17,6 @@ TEXT = {
     },
     "zh-hans": {"policy": "响应时间 SLA", "kb": "知识库", "suggest": "以下文章可能已经解答"},
 }
-
-
-def sign_in(page, base, email):
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", "demo-pass-2026")
-    page.locator("form button[type=submit]").last.click()
-    page.wait_for_load_state()
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])

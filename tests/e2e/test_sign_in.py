@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from spt_portal.models import User
+from tests.e2e.helpers import LOCALES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,7 +19,6 @@ ROLES = {
         "AWS Support Practice 审计证据",
     ),
 }
-LOCALES = {"en": "en-US", "zh-hans": "zh-CN"}
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])

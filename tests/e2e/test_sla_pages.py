@@ -4,11 +4,11 @@ import pytest
 from django.core.management import call_command
 
 from spt_portal.models import User
+from tests.e2e.helpers import LOCALES, sign_in
 from tickets import services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-LOCALES = {"en": "en-US", "zh-hans": "zh-CN"}
 EXPECT = {
     "en": {
         "sla": "Priority levels and response times",
@@ -23,14 +23,6 @@ EXPECT = {
         "contact": "联系支持（7×24 小时）",
     },
 }
-
-
-def sign_in(page, base, email):
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", "demo-pass-2026")
-    page.locator("form button[type=submit]").last.click()
-    page.wait_for_load_state()
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])

@@ -7,6 +7,7 @@ from django.core import mail
 from django.core.management import call_command
 
 from spt_portal.models import User
+from tests.e2e.helpers import sign_in
 from tickets.models import Status, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -30,14 +31,6 @@ TEXT = {
     },
 }
 LOCALES = {"en": "en-US", "zh-hans": "zh-CN"}
-
-
-def sign_in(page, base, email):
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", "demo-pass-2026")
-    page.locator("form button[type=submit]").last.click()
-    page.wait_for_load_state()
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])

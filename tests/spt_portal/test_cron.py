@@ -7,6 +7,7 @@ from aws_integrations.jobs import (
     remind_health_updates,
     retry_case_pushes,
 )
+from incidents.jobs import paging_tick, retry_alert_payloads
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
 from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
@@ -26,6 +27,8 @@ def test_cron_file_registers_the_periodic_jobs():
         alert_stale_support_sync,
         poll_health_events,
         remind_health_updates,
+        paging_tick,
+        retry_alert_payloads,
     }
     assert jobs[retry_pending_notifications].queue_name == "notifications"
     assert jobs[relay_outbox].interval == 60

@@ -113,6 +113,7 @@ class Command(BaseCommand):
             user.skills.set([skills[s] for s in skill_slugs])
 
         self._oncall()
+        self._incidents()
 
         admin = self._user(
             "admin@partner.example", "Demo Administrator", is_staff=True, language="en"
@@ -171,6 +172,50 @@ class Command(BaseCommand):
         TierCalendar.objects.update_or_create(
             service_tier=ServiceTier.STANDARD, defaults={"calendar": calendar}
         )
+
+    def _incidents(self):
+        """Contacts, an Alertmanager integration and a few alerts (one critical, which
+        opens an incident), so the alert list and the board are not empty."""
+        from datetime import UTC, datetime
+
+        from incidents.alerts import ParsedAlert, alert_upsert, integration_create
+        from incidents.models import AlertIntegration, ContactRole, EmergencyContact
+
+        manager = User.objects.get(email="manager@partner.example")
+        engineer = User.objects.get(email="engineer@partner.example")
+        for role, user, name, phone, email in (
+            (ContactRole.ON_CALL, None, "值班电话 / Duty phone", "+86 400 000 0000", ""),
+            (ContactRole.TECH_LEAD, engineer, "", "", ""),
+            (ContactRole.MANAGEMENT, manager, "", "", ""),
+        ):
+            EmergencyContact.objects.update_or_create(
+                role=role, name=name, user=user, defaults={"phone": phone, "email": email}
+            )
+        integration = AlertIntegration.objects.filter(name="demo-alertmanager").first()
+        if integration is None:
+            integration, token = integration_create(name="demo-alertmanager", kind="alertmanager")
+            self.stdout.write(
+                f"Demo Alertmanager webhook: /hooks/alertmanager/?token={token} (shown once)"
+            )
+        started = datetime(2026, 11, 30, 2, 14, tzinfo=UTC)
+        for title, level, service, status in (
+            ("结算服务 API 错误率过高", "critical", "checkout", "firing"),
+            ("Disk usage above 85% on db-1", "warning", "database", "firing"),
+            ("CPU throttling", "warning", "monitoring", "resolved"),
+        ):
+            alert_upsert(
+                parsed=ParsedAlert(
+                    status=status,
+                    title=title,
+                    description="",
+                    level=level,
+                    source="alertmanager",
+                    labels={"alertname": title, "service": service, "severity": level},
+                    fingerprint=f"demo-{service}",
+                    starts_at=started,
+                ),
+                integration=integration,
+            )
 
     def _user(self, email, full_name, *, customer=None, is_staff=False, language="zh-hans"):
         user, _ = User.objects.update_or_create(

@@ -1,0 +1,27 @@
+"""RQ entry points of the incidents app: thin, take ids, idempotent."""
+
+from . import alerts, paging
+
+
+def process_alert_payload(payload_id: int):
+    """Process one stored webhook body (skipped when already processed)."""
+    payload = alerts.process_payload(payload_id)
+    return payload.status if payload else "missing"
+
+
+def retry_alert_payloads() -> int:
+    return alerts.retry_pending_payloads()
+
+
+def send_page(page_id: int, sends: int) -> str:
+    """Send a page for the ``sends``-th time; stale when that already happened."""
+    return paging.page_send(page_id, sends)
+
+
+def escalate_incident(incident_id: int, escalation_id: str, level: int) -> str:
+    """One escalation step; stale (quiet) unless it is the incident's current one."""
+    return paging.escalation_step(incident_id, escalation_id, level)
+
+
+def paging_tick() -> dict[str, int]:
+    return paging.tick()
