@@ -5,6 +5,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Level(models.TextChoices):
@@ -22,7 +23,7 @@ class Severity(models.TextChoices):
 
 
 class IncidentStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", pgettext_lazy("incident status", "Pending")
     IN_PROGRESS = "in_progress", _("In progress")
     RECOVERING = "recovering", _("Recovering")
     RECOVERED = "recovered", _("Recovered")
