@@ -20,6 +20,7 @@ from spt_portal.models import User
 
 from . import alerts, metrics, paging, selectors, services
 from .models import (
+    PRIORITY_TO_LEVEL,
     Alert,
     Incident,
     IncidentSource,
@@ -164,13 +165,6 @@ def get_alert(request, alert_id: int):
 
 # --- incidents -----------------------------------------------------------------------
 
-PRIORITY_TO_LEVEL = {
-    "urgent": Level.P0,
-    "critical": Level.P0,
-    "high": Level.P1,
-    "medium": Level.P2,
-    "low": Level.P3,
-}
 LevelName = Literal["P0", "P1", "P2", "P3"]
 PriorityName = Literal["urgent", "critical", "high", "medium", "low"]
 

@@ -8,12 +8,22 @@ class IncidentsConfig(AppConfig):
 
     def ready(self):
         from django.conf import settings
+        from django.db.models.signals import post_save
         from prometheus_client.core import REGISTRY
 
         from spt_portal.admin_site import register_dashboard_panel
         from spt_portal.documents import register_values
+        from tickets.models import TicketEvent
 
-        from . import dashboard, metrics
+        from . import dashboard, metrics, rules
+        from .models import IncidentTimelineEntry
+
+        # The rule engine hears about every ticket and incident change (each writes a
+        # timeline row), without the tickets app knowing about rules.
+        post_save.connect(rules.on_ticket_event, sender=TicketEvent, dispatch_uid="rules.ticket")
+        post_save.connect(
+            rules.on_incident_entry, sender=IncidentTimelineEntry, dispatch_uid="rules.incident"
+        )
 
         register_dashboard_panel(dashboard.incidents_panel)
         register_values(

@@ -1,6 +1,6 @@
 """RQ entry points of the incidents app: thin, take ids, idempotent."""
 
-from . import alerts, paging
+from . import alerts, paging, rules
 
 
 def process_alert_payload(payload_id: int):
@@ -25,3 +25,16 @@ def escalate_incident(incident_id: int, escalation_id: str, level: int) -> str:
 
 def paging_tick() -> dict[str, int]:
     return paging.tick()
+
+
+def evaluate_rules(target: str, object_id: int, trigger: str = "update") -> int:
+    """Check the active rules against one ticket or incident (idempotent per values)."""
+    return rules.evaluate(target, object_id, trigger)
+
+
+def evaluate_time_rules() -> dict[str, int]:
+    return rules.evaluate_time_rules()
+
+
+def retry_rule_actions() -> int:
+    return rules.retry_failed()

@@ -15,7 +15,12 @@ from aws_integrations.jobs import (
     remind_health_updates,
     retry_case_pushes,
 )
-from incidents.jobs import paging_tick, retry_alert_payloads
+from incidents.jobs import (
+    evaluate_time_rules,
+    paging_tick,
+    retry_alert_payloads,
+    retry_rule_actions,
+)
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
 from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
@@ -40,3 +45,6 @@ cron.register(remind_health_updates, queue_name="aws", cron="5 * * * *")
 # processing job was lost.
 cron.register(paging_tick, queue_name="default", interval=60)
 cron.register(retry_alert_payloads, queue_name="default", interval=120)
+# Rules with time conditions ("in progress for more than 24h"), and failed rule actions.
+cron.register(evaluate_time_rules, queue_name="default", interval=60)
+cron.register(retry_rule_actions, queue_name="default", interval=120)

@@ -140,6 +140,21 @@ def notify_channels(*, event: str, text: str, data: dict, obj=None, dedupe_key=N
     return sent
 
 
+def notify_webhook(*, url: str, payload: dict, obj=None, dedupe_key=None) -> NotificationLog | None:
+    """POST ``payload`` as JSON to one URL (delivered and retried like every notice)."""
+    if not url.startswith(("https://", "http://")):
+        raise ValueError(f"not an http(s) URL: {url}")
+    return _create(
+        channel=ChannelKind.WEBHOOK,
+        recipient=url[:500],
+        template=str(payload.get("event", "webhook"))[:100],
+        body=json.dumps(payload, ensure_ascii=False, default=str)[:10000],
+        payload=json.loads(json.dumps(payload, default=str)),
+        dedupe_key=dedupe_key,
+        **_target(obj),
+    )
+
+
 # --- delivery ----------------------------------------------------------------------
 
 

@@ -326,6 +326,29 @@ def ticket_change_priority(*, ticket: Ticket, priority: str, actor) -> Ticket:
 
 
 @transaction.atomic
+def ticket_escalate(*, ticket: Ticket, level: int, reason: str, actor) -> Ticket:
+    """Raise the escalation level (never lowers it); recorded as an internal event."""
+    if level < 1:
+        raise TicketError(_("The escalation level starts at 1."))
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if level <= ticket.escalation_level:
+        return ticket
+    old = ticket.escalation_level
+    ticket.escalation_level = level
+    ticket.save(update_fields=["escalation_level", "updated_at"])
+    _event(
+        ticket,
+        actor=actor,
+        kind=EventKind.SLA,
+        old=old,
+        new=_("Escalation level %(level)d") % {"level": level},
+        note=reason,
+        internal=True,
+    )
+    return ticket
+
+
+@transaction.atomic
 def ticket_assign(*, ticket: Ticket, assignee: User | None, actor) -> Ticket:
     if assignee is not None and not access.is_engineer_or_manager(assignee):
         raise TicketError(_("Tickets can only be assigned to engineers or managers."))

@@ -12,6 +12,7 @@ from .alerts import (
 from .incidents import (
     OPEN_INCIDENT_STATUSES,
     POSTMORTEM_LEVELS,
+    PRIORITY_TO_LEVEL,
     ROLE_FIELDS,
     TRANSITIONS,
     Incident,
@@ -36,12 +37,27 @@ from .paging import (
     PageKind,
     PageStatus,
 )
+from .rules import (
+    PRIORITY_ORDER,
+    Rule,
+    RuleExecution,
+    RulePriority,
+    RuleTarget,
+    RuleType,
+)
 
 __all__ = [
     "NOTIFY_SCOPES",
     "OPEN_ALERT_STATUSES",
     "OPEN_INCIDENT_STATUSES",
+    "PRIORITY_ORDER",
+    "Rule",
+    "RuleExecution",
+    "RulePriority",
+    "RuleTarget",
+    "RuleType",
     "POSTMORTEM_LEVELS",
+    "PRIORITY_TO_LEVEL",
     "ROLE_FIELDS",
     "TRANSITIONS",
     "Alert",

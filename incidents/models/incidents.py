@@ -55,6 +55,15 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 POSTMORTEM_LEVELS = (Level.P0, Level.P1)
 
+# Seed 002 speaks of priorities (low … urgent); incidents have levels.
+PRIORITY_TO_LEVEL = {
+    "urgent": Level.P0,
+    "critical": Level.P0,
+    "high": Level.P1,
+    "medium": Level.P2,
+    "low": Level.P3,
+}
+
 
 class IncidentSource(models.TextChoices):
     MANUAL = "manual", _("Manual")
@@ -200,6 +209,7 @@ class TimelineKind(models.TextChoices):
     COMMUNICATION = "communication", _("Communication")
     UPDATE = "update", _("Update")
     TICKET = "ticket", _("Ticket")
+    RULE = "rule", _("Rule")
 
 
 class IncidentTimelineEntry(models.Model):

@@ -7,7 +7,12 @@ from aws_integrations.jobs import (
     remind_health_updates,
     retry_case_pushes,
 )
-from incidents.jobs import paging_tick, retry_alert_payloads
+from incidents.jobs import (
+    evaluate_time_rules,
+    paging_tick,
+    retry_alert_payloads,
+    retry_rule_actions,
+)
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
 from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
@@ -29,6 +34,8 @@ def test_cron_file_registers_the_periodic_jobs():
         remind_health_updates,
         paging_tick,
         retry_alert_payloads,
+        evaluate_time_rules,
+        retry_rule_actions,
     }
     assert jobs[retry_pending_notifications].queue_name == "notifications"
     assert jobs[relay_outbox].interval == 60
