@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -112,7 +113,11 @@ def api_integration() -> AlertIntegration:
     its token is never shown: the API authenticates with API tokens)."""
     integration = AlertIntegration.objects.filter(name="api").first()
     if integration is None:
-        integration, _token = integration_create(name="api", kind=IntegrationKind.GENERIC)
+        try:
+            with transaction.atomic():
+                integration, _token = integration_create(name="api", kind=IntegrationKind.GENERIC)
+        except (IntegrityError, AlertError):  # another request made it first
+            integration = AlertIntegration.objects.get(name="api")
     return integration
 
 
@@ -166,7 +171,10 @@ def parse_time(value, *, name: str) -> datetime | None:
         if dot:
             digits = "".join(ch for ch in rest if ch.isdigit())
             zone = rest[len(digits) :]
-            parsed = parse_datetime(f"{head}.{digits[:6]}{zone}".replace("Z", "+00:00"))
+            try:
+                parsed = parse_datetime(f"{head}.{digits[:6]}{zone}".replace("Z", "+00:00"))
+            except ValueError:
+                parsed = None
     if parsed is None:
         raise AlertError(f"{name} is not an RFC 3339 time: {value!r}")
     if timezone.is_naive(parsed):
@@ -376,12 +384,15 @@ def alert_upsert(
             if integration is not None:
                 AlertIntegration.objects.select_for_update().filter(pk=integration.pk).first()
             existing = (
-                Alert.objects.select_for_update()
+                Alert.objects.select_for_update(of=("self",))
                 .filter(
                     integration=integration,
                     fingerprint=parsed.fingerprint,
                     status__in=OPEN_ALERT_STATUSES,
                 )
+                # An alert of an incident that is over is a past episode, even when its
+                # sender never said "resolved": the same problem again is a new alert.
+                .filter(Q(incident__isnull=True) | Q(incident__status__in=OPEN_INCIDENT_STATUSES))
                 .order_by("-starts_at")
             )
         alert = existing.first()
@@ -395,9 +406,13 @@ def alert_upsert(
             else:
                 if alert.status == AlertStatus.RESOLVED:
                     return alert, "resolved"
-                _maybe_open_incident(alert, integration)
+                _open_incident_safely(alert, integration)
                 return alert, "new"
-        return alert, _alert_repeat(alert, parsed, now)
+        was_level = alert.level
+        outcome = _alert_repeat(alert, parsed, now)
+        if outcome == "repeat" and alert.level != was_level and alert.incident_id is None:
+            _open_incident_safely(alert, integration)  # it became critical
+        return alert, outcome
 
 
 def _alert_create(parsed: ParsedAlert, integration, now) -> Alert:
@@ -438,6 +453,9 @@ def _alert_repeat(alert: Alert, parsed: ParsedAlert, now) -> str:
     fields = ["occurrences", "last_received_at", "annotations", "description"]
     alert.annotations = parsed.annotations or alert.annotations
     alert.description = parsed.description or alert.description
+    if LEVEL_RANK[parsed.level] < LEVEL_RANK[alert.level] and alert.status != AlertStatus.RESOLVED:
+        alert.level = parsed.level  # a warning that became critical is critical now
+        fields.append("level")
     outcome = "repeat"
     if parsed.status == "resolved" and alert.status != AlertStatus.RESOLVED:
         alert.status = AlertStatus.RESOLVED
@@ -454,6 +472,22 @@ def _alert_repeat(alert: Alert, parsed: ParsedAlert, now) -> str:
             )
     alert.save(update_fields=fields)
     return outcome
+
+
+LEVEL_RANK = {level: rank for rank, level in enumerate(AlertLevel.values)}
+
+
+def _open_incident_safely(alert: Alert, integration) -> None:
+    """Open or join an incident; a failure there never loses the alert (it is kept, the
+    reason logged, and engineers still see it firing on the alert list)."""
+    from .paging import PagingError
+    from .services import IncidentError
+
+    try:
+        with transaction.atomic():
+            _maybe_open_incident(alert, integration)
+    except (IncidentError, PagingError) as exc:
+        logger.error("alert %s: could not open an incident: %s", alert.pk, exc)
 
 
 def _maybe_open_incident(alert: Alert, integration: AlertIntegration | None) -> None:
@@ -540,8 +574,16 @@ def alert_ignore(*, alert: Alert, reason: str, actor) -> Alert:
     return alert
 
 
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not allowed")
+
+
 def body_from_request(raw: bytes):
+    """The JSON body, refusing what the database could not store (NaN, NUL characters),
+    so such a body is a 400 and not an endless retry."""
+    if b"\x00" in raw or b"\\u0000" in raw:
+        raise AlertError("the body contains NUL characters")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise AlertError("the body is not JSON") from exc
+        raise AlertError(f"the body is not JSON: {exc}") from exc

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -243,7 +244,8 @@ class IncidentOut(Schema):
 
     @staticmethod
     def resolve_alert_count(obj):
-        return getattr(obj, "alert_count", None) or obj.alerts.count()
+        count = getattr(obj, "alert_count", None)
+        return obj.alerts.count() if count is None else count
 
     @staticmethod
     def resolve_affected_customers(obj):
@@ -348,11 +350,13 @@ def monitoring(request, payload: MonitoringIn):
     """Seed 002 "获取监控数据": counts by status and level, MTTD/MTTA/MTTR and metrics of
     the incidents detected in the window."""
     _staff(request)
-    if payload.end_time <= payload.start_time:
-        return Status(400, {"detail": "end_time must be after start_time."})
-    return metrics.window_summary(
-        start=payload.start_time, end=payload.end_time, category=payload.category
+    start, end = (
+        t if timezone.is_aware(t) else timezone.make_aware(t, timezone.get_current_timezone())
+        for t in (payload.start_time, payload.end_time)
     )
+    if end <= start:
+        return Status(400, {"detail": "end_time must be after start_time."})
+    return metrics.window_summary(start=start, end=end, category=payload.category)
 
 
 # --- pages (seed 002's "incident alerts") -----------------------------------------------
@@ -476,27 +480,33 @@ def update_incident(request, incident_id: int, payload: IncidentUpdate):
     incident = _incident(incident_id)
     data = payload.model_dump(exclude_unset=True)
     try:
-        details = {k: data[k] for k in services.DETAIL_FIELDS if k in data}
-        if details:
-            services.incident_update_details(incident=incident, actor=request.user, **details)
-        level = data.get("level") or PRIORITY_TO_LEVEL.get(data.get("priority") or "")
-        if level:
-            services.incident_change_level(incident=incident, level=level, actor=request.user)
-        roles = dict(data.get("roles") or {})
-        if "assignee_id" in data:
-            roles["on_call"] = data["assignee_id"]
-        for role, user_id in roles.items():
-            user = get_object_or_404(User, pk=user_id) if user_id else None
-            services.incident_assign_role(
-                incident=incident, role=Role(role), user=user, actor=request.user
-            )
-        if data.get("status"):
-            services.incident_change_status(
-                incident=incident, status=data["status"], actor=request.user
-            )
+        _apply_update(request, incident, data)
     except services.IncidentError as exc:
         return Status(400, {"detail": str(exc)})
     return _incident(incident.pk)
+
+
+@transaction.atomic
+def _apply_update(request, incident, data) -> None:
+    """All of an update or none of it: an error rolls back the parts already applied."""
+    details = {k: data[k] for k in services.DETAIL_FIELDS if k in data}
+    if details:
+        services.incident_update_details(incident=incident, actor=request.user, **details)
+    level = data.get("level") or PRIORITY_TO_LEVEL.get(data.get("priority") or "")
+    if level:
+        services.incident_change_level(incident=incident, level=level, actor=request.user)
+    roles = dict(data.get("roles") or {})
+    if "assignee_id" in data:
+        roles["on_call"] = data["assignee_id"]
+    for role, user_id in roles.items():
+        user = get_object_or_404(User, pk=user_id) if user_id else None
+        services.incident_assign_role(
+            incident=incident, role=Role(role), user=user, actor=request.user
+        )
+    if data.get("status"):
+        services.incident_change_status(
+            incident=incident, status=data["status"], actor=request.user
+        )
 
 
 @router.delete("/{incident_id}", response={405: Error, 404: Error}, summary="(not allowed)")

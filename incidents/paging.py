@@ -662,6 +662,16 @@ def communication_send(
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject or not body:
         raise PagingError(_("A subject and a message are required."))
+    Incident.objects.select_for_update().filter(pk=incident.pk).first()
+    just_sent = Communication.objects.filter(
+        incident=incident,
+        audience=audience,
+        subject=subject[:300],
+        body=body,
+        sent_at__gte=timezone.now() - timedelta(minutes=2),
+    )
+    if just_sent.exists():  # a double click, or the same form sent twice
+        raise PagingError(_("This message was sent a moment ago; it is not sent twice."))
     communication = Communication.objects.create(
         incident=incident,
         kind=kind,

@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -60,6 +60,7 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+LEASE = timedelta(minutes=10)
 SCAN_LIMIT = 500
 OPERATORS = {">": "lt", ">=": "lte", "<": "gt", "<=": "gte"}  # age > d  <=>  field < now - d
 DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -382,25 +383,35 @@ def fire(rule: Rule, obj, *, trigger: str, now=None) -> RuleExecution | None:
                 ticket=obj if isinstance(obj, Ticket) else None,
                 incident=obj if isinstance(obj, Incident) else None,
                 trigger=trigger,
-                outcome=RuleExecution.Outcome.OK,
+                outcome=RuleExecution.Outcome.PENDING,
+                # A lease: should this process die before the actions are recorded, the
+                # retry sweep runs them.
+                next_retry_at=now + LEASE,
             )
     except IntegrityError:
         return None  # fired before for these values (or by a concurrent evaluation)
-    _run_actions(execution, rule, obj, range(len(rule.actions)), now)
+    _run_actions(execution, rule, obj, list(enumerate(rule.actions)), now)
     Rule.objects.filter(pk=rule.pk).update(
         execution_count=F("execution_count") + 1, last_executed_at=now
     )
     return execution
 
 
-def _run_actions(execution: RuleExecution, rule: Rule, obj, indexes, now) -> None:
+def _run_actions(execution: RuleExecution, rule: Rule, obj, todo, now) -> None:
+    """Run ``todo`` [(index, action)], each on its own; record every result with the
+    action itself, so a retry runs what failed even if the rule was edited since."""
     results = {r["index"]: r for r in execution.actions_taken}
-    for index in indexes:
-        action = rule.actions[index]
+    for index, action in todo:
         try:
             with transaction.atomic():
                 detail = ACTIONS[action["type"]](rule, obj, action, execution, index)
-            results[index] = {"index": index, "type": action["type"], "ok": True, "detail": detail}
+            results[index] = {
+                "index": index,
+                "type": action["type"],
+                "ok": True,
+                "detail": detail,
+                "action": action,
+            }
         except Exception as exc:  # an action's failure must never stop the others
             logger.warning(
                 "rule %s (%s) action %s on %s %s failed: %s",
@@ -416,6 +427,7 @@ def _run_actions(execution: RuleExecution, rule: Rule, obj, indexes, now) -> Non
                 "type": action.get("type"),
                 "ok": False,
                 "detail": f"{type(exc).__name__}: {exc}"[:500],
+                "action": action,
             }
     taken = [results[i] for i in sorted(results)]
     failed = [r for r in taken if not r["ok"]]
@@ -453,19 +465,35 @@ def _run_actions(execution: RuleExecution, rule: Rule, obj, indexes, now) -> Non
 
 def retry_failed(now=None) -> int:
     """Cron: run again the failed actions of executions due for a retry (backoff 2, 4, 8,
-    16 minutes; five attempts in all)."""
+    16 minutes; five attempts in all), and the actions of executions whose process died
+    before recording them. Each row is claimed first, so two sweeps never run it twice."""
     now = now or timezone.now()
     due = list(
         RuleExecution.objects.filter(next_retry_at__lte=now)
-        .select_related("rule", "ticket", "incident")
-        .order_by("next_retry_at")[:200]
+        .order_by("next_retry_at")
+        .values_list("pk", "next_retry_at")[:200]
     )
-    for execution in due:
+    done = 0
+    for pk, stamp in due:
+        claimed = RuleExecution.objects.filter(pk=pk, next_retry_at=stamp).update(
+            next_retry_at=now + LEASE
+        )
+        if not claimed:
+            continue
+        execution = RuleExecution.objects.select_related("rule", "ticket", "incident").get(pk=pk)
         obj = execution.ticket or execution.incident
-        failed = [r["index"] for r in execution.actions_taken if not r["ok"]]
+        if execution.outcome == RuleExecution.Outcome.PENDING and not execution.actions_taken:
+            todo = list(enumerate(execution.rule.actions))  # never recorded: run them all
+        else:
+            todo = [(r["index"], r["action"]) for r in execution.actions_taken if not r["ok"]]
         execution.attempts += 1
-        _run_actions(execution, execution.rule, obj, failed, now)
-    return len(due)
+        try:
+            _run_actions(execution, execution.rule, obj, todo, now)
+        except Exception:  # one broken row must not stop the sweep
+            logger.exception("rule execution %s: retry failed", pk)
+            continue
+        done += 1
+    return done
 
 
 # --- the actions -----------------------------------------------------------------------
@@ -650,6 +678,23 @@ def evaluate(target: str, object_id: int, trigger: str = "update") -> int:
     return fired
 
 
+def _open_objects(target: str):
+    model = MODELS[target]
+    closed = TicketStatus.CLOSED if target == RuleTarget.TICKET else IncidentStatus.CLOSED
+    return model.objects.exclude(status=closed)
+
+
+def _scan_queryset(rule: Rule):
+    """Open objects the rule has not fired for since its watched time was set, so the
+    scan's limit always reaches the objects still to do."""
+    field = rule.conditions["time"]["field"]
+    relation = "ticket" if rule.target == RuleTarget.TICKET else "incident"
+    fired = RuleExecution.objects.filter(
+        rule=rule, **{relation: OuterRef("pk"), "created_at__gte": OuterRef(field)}
+    )
+    return _open_objects(rule.target).exclude(Exists(fired))
+
+
 def evaluate_time_rules(now=None) -> dict[str, int]:
     """Cron, every minute: rules with a time condition, over the objects that match now."""
     now = now or timezone.now()
@@ -660,7 +705,7 @@ def evaluate_time_rules(now=None) -> dict[str, int]:
                 continue
             counts["rules"] += 1
             done = set(rule.executions.values_list("key", flat=True))
-            for obj in matching(rule, now=now, limit=SCAN_LIMIT):
+            for obj in matching(rule, now=now, queryset=_scan_queryset(rule), limit=SCAN_LIMIT):
                 if execution_key(rule, obj) in done:
                     continue
                 if fire(rule, obj, trigger="time", now=now) is not None:
@@ -693,11 +738,7 @@ def describe_action(action: dict) -> str:
 def dry_run(rule: Rule, *, limit: int = 50, now=None) -> list[dict]:
     """Which open objects match now, and whether the rule would fire for each."""
     now = now or timezone.now()
-    model = MODELS[rule.target]
-    if rule.target == RuleTarget.TICKET:
-        queryset = model.objects.exclude(status=TicketStatus.CLOSED)
-    else:
-        queryset = model.objects.exclude(status=IncidentStatus.CLOSED)
+    queryset = _open_objects(rule.target)
     done = set(rule.executions.values_list("key", flat=True)) if rule.pk else set()
     rows = []
     for obj in matching(rule, now=now, queryset=queryset, limit=limit):

@@ -145,7 +145,17 @@ def incident_create(
     if alerts:
         incident_link_alerts(incident=incident, alerts=alerts, actor=actor)
     on_call = primary_on_call()
-    if on_call is not None:
+    if on_call is not None and not access.is_engineer_or_manager(on_call):
+        timeline.record(
+            incident,
+            kind=TimelineKind.ROLE,
+            text=_(
+                "%(name)s is on call but is not an engineer or manager: "
+                "assign the on-call role by hand."
+            )
+            % {"name": on_call.get_full_name()},
+        )
+    elif on_call is not None:
         incident_assign_role(
             incident=incident,
             role=Role.ON_CALL,
@@ -234,6 +244,8 @@ def incident_change_status(
 
     if old == IncidentStatus.PENDING:
         paging.stop_escalation(incident=incident, actor=actor, via=via)
+    if status in (IncidentStatus.RECOVERED, IncidentStatus.CLOSED):
+        paging.resolve_pages(incident=incident)
     if status == IncidentStatus.RECOVERED and incident.level in POSTMORTEM_LEVELS:
         return incident_change_status(
             incident=incident,
@@ -241,8 +253,6 @@ def incident_change_status(
             actor=None,
             note=_("%(level)s incidents require a postmortem.") % {"level": incident.level},
         )
-    if status in (IncidentStatus.RECOVERED, IncidentStatus.CLOSED):
-        paging.resolve_pages(incident=incident)
     return incident
 
 
@@ -268,6 +278,10 @@ def incident_change_level(*, incident: Incident, level: str, actor, reason: str 
         return incident
     incident.level = level
     fields = ["level", "updated_at", *_apply_targets(incident)]
+    if incident.escalation_id and incident.next_escalation_at:
+        # A stricter level's response target may come before the next escalation step.
+        incident.next_escalation_at = min(incident.next_escalation_at, incident.respond_due_at)
+        fields.append("next_escalation_at")
     incident.save(update_fields=fields)
     text = _("Level: %(old)s → %(new)s") % {"old": old, "new": level}
     timeline.record(

@@ -15,6 +15,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -106,8 +107,8 @@ def alert_action(request):
     action = request.POST.get("action", "")
     ids = [int(i) for i in request.POST.getlist("alert") if i.isdigit()]
     selected = list(Alert.objects.filter(pk__in=ids).order_by("starts_at"))
-    back = request.POST.get("next") or reverse("incidents:alert_list")
-    if not back.startswith("/"):
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("incidents:alert_list")
     if not selected:
         messages.error(request, _("Select at least one alert."))
@@ -133,11 +134,16 @@ def alert_action(request):
         if done:
             messages.success(request, _("%(n)d alerts ignored.") % {"n": done})
     elif action == "create_incident":
-        incident = services.incident_from_alerts(alerts=selected, actor=request.user)
+        try:
+            incident = services.incident_from_alerts(alerts=selected, actor=request.user)
+        except (services.IncidentError, paging.PagingError) as exc:
+            messages.error(request, str(exc))
+            return redirect(back)
         messages.success(request, _("Incident %(number)s opened.") % {"number": incident.number})
         return redirect(incident.get_absolute_url())
     elif action == "link":
-        incident = Incident.objects.filter(pk=request.POST.get("incident") or 0).first()
+        chosen = request.POST.get("incident", "")
+        incident = Incident.objects.filter(pk=int(chosen)).first() if chosen.isdigit() else None
         if incident is None:
             messages.error(request, _("Choose the incident to link to."))
             return redirect(back)
@@ -420,7 +426,7 @@ def incident_escalate(request, pk: int):
             auto_assign=form.cleaned_data["auto_assign"],
             actor=request.user,
         )
-    except paging.PagingError as exc:
+    except (paging.PagingError, services.IncidentError) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, _("Escalated."))
@@ -522,9 +528,11 @@ def page_ack(request, token: str):
         # sent to; a link sent to an outside address records that address only.
         user = (
             request.user
-            if access.is_staff_user(request.user)
+            if access.is_engineer_or_manager(request.user)
             else User.objects.filter(email__iexact=found[1], is_active=True, is_staff=True).first()
         )
+        if user is not None and not access.is_engineer_or_manager(user):
+            user = None  # an auditor on the link is recorded by address only
         paging.page_acknowledge(page=page, actor=user, via=found[1])
         done = True
         page.refresh_from_db()

@@ -69,6 +69,7 @@ class RuleExecution(models.Model):
     values stay the same (a time rule re-arms when its watched field changes)."""
 
     class Outcome(models.TextChoices):
+        PENDING = "pending", _("Running")
         OK = "ok", _("Done")
         PARTIAL = "partial", _("Some actions failed")
         FAILED = "failed", _("Failed")
