@@ -34,6 +34,24 @@ class IncidentError(ValueError):
     """A domain error: shown as a form error or a 4xx JSON body."""
 
 
+# Apps built on incidents (postmortems) add rules about closing and hear about status
+# changes without this app importing them; each registers in its AppConfig.ready().
+# A close check returns the reason closing is refused, or None; a listener is called
+# inside the status change's transaction as listener(incident, old, new, actor).
+CLOSE_CHECKS: list = []
+STATUS_LISTENERS: list = []
+
+
+def register_close_check(check) -> None:
+    if check not in CLOSE_CHECKS:
+        CLOSE_CHECKS.append(check)
+
+
+def register_status_listener(listener) -> None:
+    if listener not in STATUS_LISTENERS:
+        STATUS_LISTENERS.append(listener)
+
+
 # Seed 004: alert level -> incident level. P0 is only ever set by a person at triage.
 ALERT_TO_INCIDENT_LEVEL = {
     AlertLevel.CRITICAL: Level.P1,
@@ -191,6 +209,11 @@ def check_transition(*, incident: Incident, status: str) -> None:
             _("%(level)s incidents need a postmortem: move it to pending postmortem.")
             % {"level": incident.level}
         )
+    if status == IncidentStatus.CLOSED and old == IncidentStatus.PENDING_POSTMORTEM:
+        for check in CLOSE_CHECKS:
+            reason = check(incident)
+            if reason:
+                raise IncidentError(reason)
 
 
 _STAMPS = {
@@ -246,6 +269,8 @@ def incident_change_status(
         paging.stop_escalation(incident=incident, actor=actor, via=via)
     if status in (IncidentStatus.RECOVERED, IncidentStatus.CLOSED):
         paging.resolve_pages(incident=incident)
+    for listener in STATUS_LISTENERS:
+        listener(incident, old, status, actor)
     if status == IncidentStatus.RECOVERED and incident.level in POSTMORTEM_LEVELS:
         return incident_change_status(
             incident=incident,

@@ -5,3 +5,20 @@ from django.utils.translation import gettext_lazy as _
 class PostmortemsConfig(AppConfig):
     name = "postmortems"
     verbose_name = _("Postmortems")
+
+    def ready(self):
+        from prometheus_client.core import REGISTRY
+
+        from incidents import services as incident_services
+        from spt_portal.admin_site import register_dashboard_panel
+
+        from . import dashboard, metrics, services
+
+        # The incident closes only once its postmortem is published (and its urgent
+        # action items are owned); recovery of a P0/P1 prompts for the postmortem.
+        incident_services.register_close_check(services.close_blocker)
+        incident_services.register_status_listener(services.on_incident_status)
+        register_dashboard_panel(dashboard.postmortems_panel)
+        if not getattr(PostmortemsConfig, "_collector_registered", False):
+            REGISTRY.register(metrics.PostmortemCollector())
+            PostmortemsConfig._collector_registered = True

@@ -67,12 +67,14 @@ def build_api() -> NinjaAPI:
     from aws_integrations.api import router as aws_router
     from incidents.api import alerts_router
     from incidents.api import router as incidents_router
+    from postmortems.api import router as postmortems_router
     from tickets.api import router as tickets_router
 
     api.add_router("/tickets", tickets_router)
     api.add_router("/tickets", aws_router)
     api.add_router("/alerts", alerts_router)
     api.add_router("/incidents", incidents_router)
+    api.add_router("/postmortems", postmortems_router)
     return api
 
 

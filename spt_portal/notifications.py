@@ -69,9 +69,11 @@ def notify_email(
     headers: dict | None = None,
     automatic: bool = True,
     tz: str = "",
+    attachments: list[dict] | None = None,
 ) -> NotificationLog | None:
     """Render ``notifications/<template>.{subject.txt,txt,html}`` in ``language``, record it
-    and queue it. Our own Message-ID is recorded (for threading replies)."""
+    and queue it. Our own Message-ID is recorded (for threading replies). ``attachments``
+    are small text files kept with the log: [{"filename", "content", "mimetype"}]."""
     if not to:
         return None
     with (
@@ -97,7 +99,7 @@ def notify_email(
         subject=subject[:500],
         body=body,
         body_html=body_html,
-        payload={"headers": all_headers},
+        payload={"headers": all_headers, "attachments": attachments or []},
         message_id=message_id,
         dedupe_key=dedupe_key,
         **_target(obj),
@@ -170,6 +172,8 @@ def _send_email(log: NotificationLog) -> None:
     )
     if log.body_html:
         message.attach_alternative(log.body_html, "text/html")
+    for item in log.payload.get("attachments", []):
+        message.attach(item["filename"], item["content"], item.get("mimetype", "text/plain"))
     message.send(fail_silently=False)
 
 

@@ -307,6 +307,11 @@ SMS_TEMPLATE_INCIDENT_PAGE = env("SMS_TEMPLATE_INCIDENT_PAGE", "SMS_INCIDENT_PAG
 SMS_TEMPLATE_RULE_NOTICE = env("SMS_TEMPLATE_RULE_NOTICE", "SMS_RULE_NOTICE")
 # Largest alert webhook body accepted (Alertmanager groups can be large).
 ALERT_WEBHOOK_MAX_BYTES = env_int("ALERT_WEBHOOK_MAX_KB", 1024) * 1024
+# Postmortems: alerts linked to incidents closed this many days ago are deleted
+# (seed 004 "数据清理"); nothing else is ever deleted automatically. 0 switches it off.
+ALERT_RETENTION_DAYS = env_int("ALERT_RETENTION_DAYS", 90)
+# Action item owners are reminded this many days before the due date (and daily after).
+ACTION_ITEM_REMIND_DAYS = env_int("ACTION_ITEM_REMIND_DAYS", 2)
 
 # Email to ticket (SES receipt rule -> SNS -> POST /hooks/ses/).
 SES_SNS_TOPIC_ARNS = env_list("SES_SNS_TOPIC_ARNS")

@@ -31,6 +31,7 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("incidents.urls")),
+    path("", include("postmortems.urls")),
     path("portal/", include("tickets.urls")),
     path("", include("sla.urls")),
     path("", include("tickets.urls_sla")),

@@ -210,6 +210,7 @@ class TimelineKind(models.TextChoices):
     UPDATE = "update", _("Update")
     TICKET = "ticket", _("Ticket")
     RULE = "rule", _("Rule")
+    POSTMORTEM = "postmortem", _("Postmortem")
 
 
 class IncidentTimelineEntry(models.Model):

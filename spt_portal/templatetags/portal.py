@@ -17,3 +17,13 @@ def minutes_text(value) -> str:
     if not rest:
         return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
     return gettext("%(h)d h %(m)d min") % {"h": hours, "m": rest}
+
+
+@register.filter
+def markdown(value) -> str:
+    """Markdown rendered to sanitised HTML (``spt_portal.markup``)."""
+    from django.utils.safestring import mark_safe
+
+    from spt_portal.markup import render_markdown
+
+    return mark_safe(render_markdown(str(value or "")))  # noqa: S308 - nh3-cleaned

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from incidents import services, targets
 from incidents.models import IncidentStatus, Level, Role
+from postmortems import services as pm_services
 from sla.models import BusinessCalendar
 from tests.factories import StaffUserFactory
 
@@ -15,6 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_every_state_in_order_with_a_complete_timeline(engineer, on_call_team):
+    manager = on_call_team["manager"]
     with time_machine.travel(
         datetime(2026, 11, 30, 10, 0, tzinfo=timezone.get_fixed_timezone(480)), tick=False
     ):
@@ -24,11 +26,25 @@ def test_every_state_in_order_with_a_complete_timeline(engineer, on_call_team):
             IncidentStatus.IN_PROGRESS,
             IncidentStatus.RECOVERING,
             IncidentStatus.RECOVERED,  # P1: moves on to pending_postmortem by itself
-            IncidentStatus.CLOSED,
         ]
         for minutes, status in enumerate(steps, start=1):
             with time_machine.travel(timezone.now() + timedelta(minutes=10 * minutes), tick=False):
                 services.incident_change_status(incident=incident, status=status, actor=engineer)
+        with pytest.raises(services.IncidentError, match="postmortem is published"):
+            services.incident_change_status(incident=incident, status="closed", actor=engineer)
+        # Publishing the postmortem closes it.
+        with time_machine.travel(timezone.now() + timedelta(hours=30), tick=False):
+            postmortem, _ = pm_services.postmortem_create(incident=incident, actor=engineer)
+            pm_services.postmortem_update(
+                postmortem=postmortem, actor=engineer, root_cause="连接池耗尽"
+            )
+            for status, actor in (("in_review", engineer), ("approved", manager)):
+                pm_services.postmortem_transition(
+                    postmortem=postmortem, status=status, actor=actor
+                )
+            pm_services.postmortem_transition(
+                postmortem=postmortem, status="published", actor=engineer
+            )
     incident.refresh_from_db()
     assert incident.status == IncidentStatus.CLOSED
     assert (

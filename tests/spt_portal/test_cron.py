@@ -13,6 +13,7 @@ from incidents.jobs import (
     retry_alert_payloads,
     retry_rule_actions,
 )
+from postmortems.jobs import delete_old_alerts, escalate_overdue_postmortems, remind_action_items
 from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
 from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
@@ -36,6 +37,9 @@ def test_cron_file_registers_the_periodic_jobs():
         retry_alert_payloads,
         evaluate_time_rules,
         retry_rule_actions,
+        escalate_overdue_postmortems,
+        remind_action_items,
+        delete_old_alerts,
     }
     assert jobs[retry_pending_notifications].queue_name == "notifications"
     assert jobs[relay_outbox].interval == 60

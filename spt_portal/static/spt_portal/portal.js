@@ -5,3 +5,14 @@ document.addEventListener("change", function (event) {
     target.form.submit();
   }
 });
+
+// htmx leaves 4xx answers unswapped; forms marked data-swap-errors show them (the
+// postmortem editor's "somebody saved in between" and validation messages).
+document.addEventListener("htmx:beforeSwap", function (event) {
+  var status = event.detail.xhr.status;
+  var source = event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (status >= 400 && status < 500 && source && source.closest("[data-swap-errors]")) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
