@@ -7,10 +7,12 @@ class PostmortemsConfig(AppConfig):
     verbose_name = _("Postmortems")
 
     def ready(self):
+        from django.conf import settings
         from prometheus_client.core import REGISTRY
 
         from incidents import services as incident_services
         from spt_portal.admin_site import register_dashboard_panel
+        from spt_portal.documents import register_values
 
         from . import dashboard, metrics, services
 
@@ -19,6 +21,13 @@ class PostmortemsConfig(AppConfig):
         incident_services.register_close_check(services.close_blocker)
         incident_services.register_status_listener(services.on_incident_status)
         register_dashboard_panel(dashboard.postmortems_panel)
+        register_values(
+            "postmortems",
+            lambda: {
+                "remind_days": settings.ACTION_ITEM_REMIND_DAYS,
+                "alert_retention_days": settings.ALERT_RETENTION_DAYS,
+            },
+        )
         if not getattr(PostmortemsConfig, "_collector_registered", False):
             REGISTRY.register(metrics.PostmortemCollector())
             PostmortemsConfig._collector_registered = True

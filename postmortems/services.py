@@ -99,15 +99,21 @@ def _require_worker(actor) -> None:
 # --- prefill ---------------------------------------------------------------------------
 
 
+def _line(label, value) -> str:
+    return f"- {label}: {value}"
+
+
 def prefill_summary(incident: Incident) -> str:
     """Seed 003 "基本信息": level, start, recovery, duration and scope."""
     customers = ", ".join(c.name for c in incident.affected_customers.all()) or "—"
+    affected = _("affected customers")
+    scope = f"{incident.service or '—'}; {affected}: {customers}"
     lines = [
-        f"- {_('Level')}: {incident.level}",
-        f"- {_('Started')}: {_fmt(incident.detected_at)}",
-        f"- {_('Recovered')}: {_fmt(incident.recovered_at)}",
-        f"- {_('Duration')}: {_duration(incident.detected_at, incident.recovered_at)}",
-        f"- {_('Scope')}: {incident.service or '—'}; {_('affected customers')}: {customers}",
+        _line(_("Level"), incident.level),
+        _line(_("Started"), _fmt(incident.detected_at)),
+        _line(_("Recovered"), _fmt(incident.recovered_at)),
+        _line(_("Duration"), _duration(incident.detected_at, incident.recovered_at)),
+        _line(_("Scope"), scope),
     ]
     return "\n".join(lines)
 
@@ -130,9 +136,9 @@ def prefill_timeline(incident: Incident) -> str:
 
 def prefill_impact(incident: Incident) -> str:
     lines = [
-        f"- {_('Affected users')}: ",
-        f"- {_('Business loss')}: ",
-        f"- {_('Data impact')}: ",
+        _line(_("Affected users"), ""),
+        _line(_("Business loss"), ""),
+        _line(_("Data impact"), ""),
     ]
     if incident.impact_analysis:
         lines += ["", incident.impact_analysis]
@@ -295,7 +301,8 @@ def invitation_ics(postmortem: PostMortem, attendees: list) -> str:
     event.add("dtstamp", timezone.now())
     event.add("dtstart", postmortem.meeting_at)
     event.add("dtend", postmortem.meeting_at + timedelta(hours=1))
-    event.add("summary", f"{_('Postmortem review')}: {incident.number} {postmortem.title}")
+    label = _("Postmortem review")
+    event.add("summary", f"{label}: {incident.number} {postmortem.title}")
     event.add("description", f"{incident.number} {incident.title}\n{link}")
     event.add("url", link)
     organizer = vCalAddress(f"mailto:{settings.DEFAULT_FROM_EMAIL.split('<')[-1].strip('> ')}")
@@ -468,16 +475,17 @@ def article_body(postmortem: PostMortem) -> str:
     """The whole report as Markdown, in seed 003's order (the article and the print view)."""
     incident = postmortem.incident
     parts = report_sections(postmortem, with_actions=True)
-    head = f"# {_('Postmortem')} {incident.number}: {postmortem.title}\n"
+    label = _("Postmortem")
+    head = f"# {label} {incident.number}: {postmortem.title}\n"
     return head + "\n".join(f"\n## {title}\n\n{text.strip() or '—'}\n" for title, text in parts)
 
 
 def _impact_text(postmortem: PostMortem) -> str:
     facts = []
     if postmortem.affected_users is not None:
-        facts.append(f"- {_('Affected users')}: {postmortem.affected_users}")
+        facts.append(_line(_("Affected users"), postmortem.affected_users))
     if postmortem.business_loss:
-        facts.append(f"- {_('Business loss')}: {postmortem.business_loss}")
+        facts.append(_line(_("Business loss"), postmortem.business_loss))
     return "\n".join([*facts, "", postmortem.impact]).strip()
 
 
@@ -486,8 +494,9 @@ def _action_table(postmortem: PostMortem) -> str:
     if not items:
         return ""
     rows = [
-        f"| {_('Action item')} | {_('Owner')} | {_('Due date')} | {_('Priority')} "
-        f"| {_('Status')} |",
+        "| "
+        + " | ".join([_("Action item"), _("Owner"), _("Due date"), _("Priority"), _("Status")])
+        + " |",
         "|---|---|---|---|---|",
     ]
     for item in items:
@@ -505,7 +514,7 @@ def _publish_article(postmortem: PostMortem, actor) -> Article:
     incident = postmortem.incident
     language = "en" if (translation.get_language() or "").startswith("en") else "zh-hans"
     fields = {
-        "title": f"{_('Postmortem')} {incident.number}: {postmortem.title}"[:300],
+        "title": " ".join([_("Postmortem"), f"{incident.number}:", postmortem.title])[:300],
         "body": article_body(postmortem),
         "tags": [t for t in ("postmortem", incident.number, incident.service) if t],
         "visibility": Article.Visibility.INTERNAL,

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q
+from django.forms import modelform_factory
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -239,7 +240,10 @@ def postmortem_autosave(request, pk: int):
     """htmx autosave: 200 with the new version, 409 when somebody saved in between, 400
     for anything else; always a small HTML status fragment (and the version header)."""
     postmortem = _for_write(request, pk)
-    form = PostmortemForm(request.POST, instance=postmortem)
+    # Only the fields sent are validated and saved (the editor sends them all).
+    sent = [name for name in services.EDITABLE_FIELDS if name in request.POST]
+    form_class = modelform_factory(PostMortem, form=PostmortemForm, fields=sent)
+    form = form_class(request.POST, instance=postmortem)
     status, version, message = 200, postmortem.version, ""
     if not form.is_valid():
         status = 400
@@ -248,11 +252,7 @@ def postmortem_autosave(request, pk: int):
             for f, e in form.errors.items()
         )
     else:
-        data = {
-            name: form.cleaned_data[name]
-            for name in services.EDITABLE_FIELDS
-            if name in request.POST
-        }
+        data = {name: form.cleaned_data[name] for name in sent}
         try:
             saved = services.postmortem_update(
                 postmortem=postmortem,

@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 
 from spt_portal.roles import Role, sync_roles
 
@@ -10,6 +11,15 @@ def _roles(db):
     # Groups are created by migrate's post_migrate hook; the test database is migrated once,
     # but TestCase-style rollbacks keep them. Syncing is cheap and makes each test explicit.
     sync_roles()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # The test client runs requests in the test's thread, and a signed-in user's language
+    # stays active after the request; every test starts (and ends) in LANGUAGE_CODE.
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

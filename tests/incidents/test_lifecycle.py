@@ -39,9 +39,7 @@ def test_every_state_in_order_with_a_complete_timeline(engineer, on_call_team):
                 postmortem=postmortem, actor=engineer, root_cause="连接池耗尽"
             )
             for status, actor in (("in_review", engineer), ("approved", manager)):
-                pm_services.postmortem_transition(
-                    postmortem=postmortem, status=status, actor=actor
-                )
+                pm_services.postmortem_transition(postmortem=postmortem, status=status, actor=actor)
             pm_services.postmortem_transition(
                 postmortem=postmortem, status="published", actor=engineer
             )

@@ -74,8 +74,12 @@ def test_not_in_review_48_hours_after_recovery_is_escalated_once(
     # Another P1 whose postmortem went to review in time is left alone.
     with time_machine.travel(RECOVERED_AT, tick=False):
         on_time = incident_services.incident_create(title="ok", level=Level.P1, actor=engineer)
-        incident_services.incident_change_status(incident=on_time, status="in_progress", actor=engineer)
-        incident_services.incident_change_status(incident=on_time, status="recovered", actor=engineer)
+        incident_services.incident_change_status(
+            incident=on_time, status="in_progress", actor=engineer
+        )
+        incident_services.incident_change_status(
+            incident=on_time, status="recovered", actor=engineer
+        )
         reviewed, _ = services.postmortem_create(incident=on_time, actor=engineer)
         services.postmortem_update(postmortem=reviewed, actor=engineer, root_cause="x")
         services.postmortem_transition(postmortem=reviewed, status="in_review", actor=engineer)

@@ -94,7 +94,9 @@ def test_a_postmortem_waits_for_recovery_and_only_workers_write(engineer, audito
     incident = incident_services.incident_create(title="x", level=Level.P1, actor=engineer)
     with pytest.raises(services.PostmortemError, match="once the incident has recovered"):
         services.postmortem_create(incident=incident, actor=engineer)
-    incident_services.incident_change_status(incident=incident, status="in_progress", actor=engineer)
+    incident_services.incident_change_status(
+        incident=incident, status="in_progress", actor=engineer
+    )
     incident_services.incident_change_status(incident=incident, status="recovered", actor=engineer)
     with pytest.raises(services.PostmortemError, match="Only engineers and managers"):
         services.postmortem_create(incident=incident, actor=auditor)
@@ -114,7 +116,9 @@ def test_urgent_action_items_need_an_owner_and_a_date_before_the_incident_closes
     urgent = services.action_item_create(
         postmortem=postmortem, title="连接池扩容", priority="P1", actor=engineer
     )
-    services.action_item_create(postmortem=postmortem, title="整理文档", priority="P3", actor=engineer)
+    services.action_item_create(
+        postmortem=postmortem, title="整理文档", priority="P3", actor=engineer
+    )
     publish(postmortem, engineer, manager)
     recovered_incident.refresh_from_db()
     assert recovered_incident.status == IncidentStatus.PENDING_POSTMORTEM

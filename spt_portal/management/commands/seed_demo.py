@@ -114,6 +114,7 @@ class Command(BaseCommand):
 
         self._oncall()
         self._incidents()
+        self._postmortem()
 
         admin = self._user(
             "admin@partner.example", "Demo Administrator", is_staff=True, language="en"
@@ -216,6 +217,52 @@ class Command(BaseCommand):
                 ),
                 integration=integration,
             )
+
+    def _postmortem(self):
+        """A recovered P1 with a draft postmortem and an action item, so the postmortem
+        list and editor are not empty."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from incidents import services as incidents
+        from incidents.models import Incident, Level, Role
+        from postmortems import services as postmortems
+
+        title = "对象存储上传失败 / Object storage uploads failing"
+        if Incident.objects.filter(title=title).exists():
+            return
+        manager = User.objects.get(email="manager@partner.example")
+        engineer = User.objects.get(email="engineer@partner.example")
+        incident = incidents.incident_create(
+            title=title, level=Level.P1, service="storage", actor=engineer
+        )
+        incidents.incident_assign_role(
+            incident=incident, role=Role.COMMANDER, user=manager, actor=engineer
+        )
+        incidents.incident_change_status(incident=incident, status="in_progress", actor=engineer)
+        incidents.incident_add_note(
+            incident=incident,
+            text="上传网关证书过期 / gateway certificate expired",
+            actor=engineer,
+            pinned=True,
+        )
+        incidents.incident_change_status(incident=incident, status="recovered", actor=engineer)
+        postmortem, _created = postmortems.postmortem_create(incident=incident, actor=engineer)
+        postmortems.postmortem_update(
+            postmortem=postmortem,
+            actor=engineer,
+            root_cause="上传网关的 TLS 证书过期，自动续期任务在迁移后未再运行。",
+            went_well="告警在 3 分钟内触发，值班工程师 10 分钟内确认。",
+        )
+        postmortems.action_item_create(
+            postmortem=postmortem,
+            title="证书到期监控 / certificate expiry alert",
+            owner=engineer,
+            due_date=timezone.localdate() + timedelta(days=7),
+            priority="P1",
+            actor=engineer,
+        )
 
     def _user(self, email, full_name, *, customer=None, is_staff=False, language="zh-hans"):
         user, _ = User.objects.update_or_create(
