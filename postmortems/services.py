@@ -812,49 +812,54 @@ def overdue_postmortem_incidents(now=None):
 def escalate_overdue_postmortems(now=None) -> int:
     """Flag and escalate to the managers, once per postmortem: a missing one is created
     (prefilled, so it shows in the overdue list) and the managers are emailed."""
-    from incidents.paging import layer_people
-    from spt_portal.notifications import notify_email
-
     now = now or timezone.now()
     escalated = 0
     candidates = overdue_postmortem_incidents(now).filter(
         Q(postmortem__isnull=True) | Q(postmortem__overdue_escalated_at__isnull=True)
     )
     for incident in candidates.order_by("recovered_at")[:200]:
-        with transaction.atomic():
-            postmortem, _created = postmortem_create(incident=incident, actor=None)
-            claimed = PostMortem.objects.filter(
-                pk=postmortem.pk, overdue_escalated_at__isnull=True
-            ).update(overdue_escalated_at=now)
-            if not claimed:
-                continue
-            managers = [p for p in layer_people(3) if p.email]
-            for person in managers:
-                notify_email(
-                    to=person.email,
-                    template="postmortem_overdue",
-                    language=person.preferred_language or settings.LANGUAGE_CODE,
-                    tz=person.effective_timezone,
-                    context={
-                        "postmortem": postmortem,
-                        "incident": incident,
-                        "link": settings.SITE_URL + postmortem.get_absolute_url(),
-                    },
-                    obj=incident,
-                    dedupe_key=f"pm-overdue:{postmortem.pk}:{person.pk}",
-                )
-            timeline.record(
-                incident,
-                kind=TimelineKind.POSTMORTEM,
-                text=_(
-                    "Postmortem not in review 48 hours after recovery: escalated to %(n)d managers."
-                )
-                % {"n": len(managers)},
-                data={"postmortem": postmortem.pk},
-            )
-            escalated += 1
+        try:
+            escalated += _escalate_overdue(incident, now)
+        except Exception:  # one bad row never stops the others; the next run retries it
+            logger.exception("overdue postmortem of %s: escalation failed", incident.number)
     logger.info("overdue postmortems: %d escalated", escalated)
     return escalated
+
+
+@transaction.atomic
+def _escalate_overdue(incident: Incident, now) -> int:
+    from incidents.paging import layer_people
+    from spt_portal.notifications import notify_email
+
+    postmortem, _created = postmortem_create(incident=incident, actor=None)
+    claimed = PostMortem.objects.filter(pk=postmortem.pk, overdue_escalated_at__isnull=True).update(
+        overdue_escalated_at=now
+    )
+    if not claimed:  # another run took it
+        return 0
+    managers = [p for p in layer_people(3) if p.email]
+    for person in managers:
+        notify_email(
+            to=person.email,
+            template="postmortem_overdue",
+            language=person.preferred_language or settings.LANGUAGE_CODE,
+            tz=person.effective_timezone,
+            context={
+                "postmortem": postmortem,
+                "incident": incident,
+                "link": settings.SITE_URL + postmortem.get_absolute_url(),
+            },
+            obj=incident,
+            dedupe_key=f"pm-overdue:{postmortem.pk}:{person.pk}",
+        )
+    timeline.record(
+        incident,
+        kind=TimelineKind.POSTMORTEM,
+        text=_("Postmortem not in review 48 hours after recovery: escalated to %(n)d managers.")
+        % {"n": len(managers)},
+        data={"postmortem": postmortem.pk},
+    )
+    return 1
 
 
 def delete_old_alerts(now=None, batch_size: int = 1000) -> int:

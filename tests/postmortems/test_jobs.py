@@ -188,3 +188,29 @@ def test_retention_deletes_only_alerts_of_incidents_closed_long_ago(engineer, ca
     Incident.objects.filter(pk=recent.pk).update(closed_at=now - timedelta(days=1000))
     assert jobs.delete_old_alerts() == 0
     assert Alert.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_one_failing_escalation_does_not_stop_the_others(
+    recovered_incident, engineer, manager, monkeypatch, caplog
+):
+    with time_machine.travel(RECOVERED_AT, tick=False):
+        other = incident_services.incident_create(title="other", level=Level.P0, actor=engineer)
+        incident_services.incident_change_status(
+            incident=other, status="in_progress", actor=engineer
+        )
+        incident_services.incident_change_status(incident=other, status="recovered", actor=engineer)
+    real = services.postmortem_create
+
+    def flaky(*, incident, actor):
+        if incident.pk == recovered_incident.pk:
+            raise RuntimeError("database hiccup")
+        return real(incident=incident, actor=actor)
+
+    monkeypatch.setattr(services, "postmortem_create", flaky)
+    with time_machine.travel(RECOVERED_AT + timedelta(hours=49), tick=False):
+        assert services.escalate_overdue_postmortems() == 1
+        assert "escalation failed" in caplog.text
+        monkeypatch.setattr(services, "postmortem_create", real)
+        assert services.escalate_overdue_postmortems() == 1  # the next run does the rest
+    assert PostMortem.objects.filter(overdue_escalated_at__isnull=False).count() == 2
