@@ -24,4 +24,4 @@ RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput -v
 
 USER spt
 EXPOSE 8000
-CMD ["gunicorn", "spt_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "spt_portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -7,9 +7,8 @@ class AwsIntegrationsConfig(AppConfig):
     verbose_name = _("AWS integrations")
 
     def ready(self):
-        from prometheus_client.core import REGISTRY
-
         from spt_portal.audit import register_evidence
+        from spt_portal.observability import register_collector
         from tickets.services import comment_created
 
         from . import evidence, receivers
@@ -30,7 +29,5 @@ class AwsIntegrationsConfig(AppConfig):
         )
         register_evidence("SPT-005", evidence.spt005)
         register_evidence("SPT-006", evidence.spt006)
-        if not getattr(AwsIntegrationsConfig, "_collector_registered", False):
-            REGISTRY.register(evidence.SupportSyncCollector())
-            REGISTRY.register(evidence.HealthCollector())
-            AwsIntegrationsConfig._collector_registered = True
+        register_collector(evidence.SupportSyncCollector())
+        register_collector(evidence.HealthCollector())

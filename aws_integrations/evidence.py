@@ -3,11 +3,11 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Max, Sum
+from django.db.models import Count, Max, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from spt_portal.audit import Evidence
 from spt_portal.models import CustomerAWSAccount
@@ -79,34 +79,73 @@ def spt005(request) -> list[Evidence]:
     return evidence
 
 
+def support_sync_ages(now) -> dict[str, float | None]:
+    """Seconds since the last successful Support sync of each enabled account (None:
+    never synced), by AWS account id."""
+    last = _last_success_by_account()
+    ages = {}
+    for pk, account_id in (
+        CustomerAWSAccount.objects.filter(support_sync_enabled=True)
+        .exclude(role_arn="")
+        .values_list("pk", "account_id")
+    ):
+        when = last.get(pk)
+        ages[account_id] = (now - when).total_seconds() if when else None
+    return ages
+
+
+def health_ages(now) -> dict[str, float | None]:
+    """Seconds since the last successful Health poll and the last processed Health/SQS
+    message (None: never)."""
+    ages = {}
+    for name, kind in (("poll", SyncRun.Kind.HEALTH_POLL), ("message", SyncRun.Kind.HEALTH_QUEUE)):
+        last = (
+            SyncRun.objects.filter(kind=kind, outcome=SyncRun.Outcome.OK)
+            .order_by("-finished_at")
+            .values_list("finished_at", flat=True)
+            .first()
+        )
+        ages[name] = (now - last).total_seconds() if last else None
+    return ages
+
+
 class SupportSyncCollector:
-    def describe(self):
-        yield GaugeMetricFamily(
-            "spt_aws_support_sync_age_seconds",
-            "Seconds since the last successful AWS Support sync, per account",
-            labels=["account"],
+    """Ages of the last successful sync per account, and every sync run by kind and
+    outcome (a counter: runs are kept)."""
+
+    @staticmethod
+    def _families():
+        return (
+            GaugeMetricFamily(
+                "spt_aws_support_sync_age_seconds",
+                "Seconds since the last successful AWS Support sync, per account",
+                labels=["account"],
+            ),
+            CounterMetricFamily(
+                "spt_aws_sync_runs",
+                "AWS sync runs (Support polls, Health polls, queue batches) by kind and outcome",
+                labels=["kind", "outcome"],
+            ),
         )
 
+    def describe(self):
+        yield from self._families()
+
     def collect(self):
-        gauge = GaugeMetricFamily(
-            "spt_aws_support_sync_age_seconds",
-            "Seconds since the last successful AWS Support sync, per account",
-            labels=["account"],
-        )
+        gauge, runs = self._families()
         try:
-            now = timezone.now()
-            last = _last_success_by_account()
-            for pk, account_id in (
-                CustomerAWSAccount.objects.filter(support_sync_enabled=True)
-                .exclude(role_arn="")
-                .values_list("pk", "account_id")
-            ):
-                when = last.get(pk)
-                age = (now - when).total_seconds() if when else float("inf")
-                gauge.add_metric([account_id], age)
+            ages = support_sync_ages(timezone.now())
+            counts = list(
+                SyncRun.objects.order_by().values_list("kind", "outcome").annotate(n=Count("id"))
+            )
         except Exception:  # the database may be down; the scrape still answers
             return
+        for account_id, age in ages.items():
+            gauge.add_metric([account_id], float("inf") if age is None else age)
+        for kind, outcome, n in counts:
+            runs.add_metric([kind, outcome], n)
         yield gauge
+        yield runs
 
 
 def spt006(request) -> list[Evidence]:
@@ -162,18 +201,10 @@ class HealthCollector:
 
     def collect(self):
         try:
-            now = timezone.now()
-            ages = []
-            for kind in (SyncRun.Kind.HEALTH_POLL, SyncRun.Kind.HEALTH_QUEUE):
-                last = (
-                    SyncRun.objects.filter(kind=kind, outcome=SyncRun.Outcome.OK)
-                    .order_by("-finished_at")
-                    .values_list("finished_at", flat=True)
-                    .first()
-                )
-                ages.append((now - last).total_seconds() if last else float("inf"))
+            found = health_ages(timezone.now())
         except Exception:  # the database may be down
             return
+        ages = [float("inf") if found[k] is None else found[k] for k in ("poll", "message")]
         yield GaugeMetricFamily(
             self.NAMES[0], "Seconds since the last successful AWS Health poll", value=ages[0]
         )

@@ -9,10 +9,10 @@ class IncidentsConfig(AppConfig):
     def ready(self):
         from django.conf import settings
         from django.db.models.signals import post_save
-        from prometheus_client.core import REGISTRY
 
         from spt_portal.admin_site import register_dashboard_panel
         from spt_portal.documents import register_values
+        from spt_portal.observability import register_collector
         from tickets.models import TicketEvent
 
         from . import dashboard, metrics, rules
@@ -33,6 +33,4 @@ class IncidentsConfig(AppConfig):
                 "page_repeats": settings.INCIDENT_PAGE_REPEATS,
             },
         )
-        if not getattr(IncidentsConfig, "_collector_registered", False):
-            REGISTRY.register(metrics.IncidentCollector())
-            IncidentsConfig._collector_registered = True
+        register_collector(metrics.IncidentCollector())

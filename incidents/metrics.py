@@ -188,6 +188,11 @@ class IncidentCollector:
             "pages": GaugeMetricFamily(
                 "spt_incident_pages_unacknowledged", "Pages waiting for an acknowledgement"
             ),
+            "critical": GaugeMetricFamily(
+                "spt_incident_critical_open_seconds",
+                "Open P0/P1 incidents, one series each (few at a time): seconds since detected",
+                labels=["number", "level", "status", "service"],
+            ),
         }
 
     def collect(self):
@@ -216,6 +221,13 @@ class IncidentCollector:
                 .only("level", "detected_at", "acknowledged_at", "recovered_at")
             )
             unacknowledged = Page.objects.filter(status=PageStatus.ACTIVE).count()
+            critical = list(
+                Incident.objects.filter(
+                    status__in=OPEN_INCIDENT_STATUSES, level__in=[Level.P0, Level.P1]
+                )
+                .order_by("detected_at")
+                .values_list("number", "level", "status", "service", "detected_at")[:50]
+            )
         except Exception as exc:  # the database may be down; the scrape still answers
             logger.warning("metrics: incident queries failed: %s", exc)
             return
@@ -235,4 +247,9 @@ class IncidentCollector:
                 if values[key]:
                     families[key].add_metric([level], mean(values[key]))
         families["pages"].add_metric([], unacknowledged)
+        now = timezone.now()
+        for number, level, status, service, detected in critical:
+            families["critical"].add_metric(
+                [number, level, status, service], (now - detected).total_seconds()
+            )
         yield from families.values()

@@ -8,11 +8,11 @@ class PostmortemsConfig(AppConfig):
 
     def ready(self):
         from django.conf import settings
-        from prometheus_client.core import REGISTRY
 
         from incidents import services as incident_services
         from spt_portal.admin_site import register_dashboard_panel
         from spt_portal.documents import register_values
+        from spt_portal.observability import register_collector
 
         from . import dashboard, metrics, services
 
@@ -28,6 +28,4 @@ class PostmortemsConfig(AppConfig):
                 "alert_retention_days": settings.ALERT_RETENTION_DAYS,
             },
         )
-        if not getattr(PostmortemsConfig, "_collector_registered", False):
-            REGISTRY.register(metrics.PostmortemCollector())
-            PostmortemsConfig._collector_registered = True
+        register_collector(metrics.PostmortemCollector())

@@ -7,17 +7,14 @@ class SlaConfig(AppConfig):
     verbose_name = _("SLA and on-call")
 
     def ready(self):
-        from prometheus_client.core import REGISTRY
-
         from spt_portal.admin_site import register_dashboard_panel
         from spt_portal.audit import register_evidence
         from spt_portal.documents import register_values
+        from spt_portal.observability import register_collector
 
         from . import dashboard, evidence
 
         register_dashboard_panel(dashboard.oncall_panel)
         register_values("sla", dashboard.document_values)
         register_evidence("SPT-002", evidence.spt002)
-        if not getattr(SlaConfig, "_collector_registered", False):
-            REGISTRY.register(dashboard.OnCallCollector())
-            SlaConfig._collector_registered = True
+        register_collector(dashboard.OnCallCollector())

@@ -82,6 +82,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "spt_portal.logs.RequestLogMiddleware",
+    "spt_portal.observability.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "spt_portal.middleware.ApiTrailingSlashMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -246,7 +248,7 @@ if ALLOW_PLAIN_HTTP and not all(_is_loopback(h) for h in ALLOWED_HOSTS):
 _https = not (DEBUG or ALLOW_PLAIN_HTTP)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = _https and env_bool("SECURE_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^health$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^health$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 LANGUAGE_COOKIE_SECURE = _https
@@ -259,18 +261,33 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
+# LOG_FORMAT=json: one JSON object per line (for Loki, CloudWatch, ELK); else plain text.
+LOG_FORMAT = env("LOG_FORMAT", "plain").lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "spt_portal.logs.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "spt_portal.logs.json_formatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"level": "INFO"},
+        # One line per request; REQUEST_LOG_LEVEL=WARNING turns them off.
+        "spt_portal.requests": {"level": env("REQUEST_LOG_LEVEL", "INFO")},
     },
 }
+
+# /healthz calls the worker or the cron scheduler "stale" when its heartbeat is older.
+HEALTH_HEARTBEAT_STALE_SECONDS = env_int("HEALTH_HEARTBEAT_STALE_SECONDS", 300)
 
 # Tickets: reopen window, attachment limits.
 TICKET_REOPEN_DAYS = env_int("TICKET_REOPEN_DAYS", 14)

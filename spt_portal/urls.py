@@ -22,6 +22,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("health", health.healthz, name="health"),
+    path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path(

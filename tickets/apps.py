@@ -13,8 +13,9 @@ class TicketsConfig(AppConfig):
         from spt_portal.audit import register_evidence
         from spt_portal.documents import register_values
         from spt_portal.notifications import notification_delivered
+        from spt_portal.observability import register_collector
 
-        from . import dashboard, evidence, receivers
+        from . import dashboard, evidence, metrics, receivers
 
         register_values(
             "tickets",
@@ -27,6 +28,7 @@ class TicketsConfig(AppConfig):
         register_evidence("SPT-003", evidence.spt003)
         register_evidence("SPT-004", evidence.spt004)
         register_dashboard_panel(dashboard.tickets_panel)
+        register_collector(metrics.TicketCollector())
         notification_delivered.connect(
             receivers.record_notification, dispatch_uid="tickets.record_notification"
         )

@@ -94,12 +94,19 @@ def test_compose_commands_run_without_docker(tmp_path):
     port = _free_port()
     web_argv = _local(_command("web"))
     web_argv[web_argv.index("--bind") + 1] = f"127.0.0.1:{port}"
-    web_argv[web_argv.index("--workers") + 1] = "1"
+    web_argv[web_argv.index("--workers") + 1] = "2"
     web = subprocess.Popen(web_argv, cwd=ROOT, env=env)
     try:
         status, body = _wait_for(f"http://127.0.0.1:{port}/healthz")
         assert status == 200
         assert b'"database": "ok"' in body
+        # /metrics sums the request counts of both workers (gunicorn.conf.py sets up
+        # prometheus-client's multiprocess mode), whichever worker answers the scrape.
+        for _ in range(10):
+            assert _wait_for(f"http://127.0.0.1:{port}/readyz")[0] == 200
+        line = 'spt_http_requests_total{method="GET",status="200",view="readyz"} 10.0'
+        for _ in range(4):
+            assert line in _wait_for(f"http://127.0.0.1:{port}/metrics")[1].decode()
     finally:
         web.terminate()
         web.wait(timeout=20)

@@ -98,3 +98,21 @@ def test_database_url_selects_the_database():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.postgresql", "spt", "db.internal"]
+
+
+def test_log_format_json_writes_one_json_object_per_line():
+    result = run_manage(
+        "shell",
+        "-c",
+        "import logging; logging.getLogger('tickets.jobs').info('sla scan: %d breached', 2)",
+        DEBUG="1",
+        LOG_FORMAT="json",
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert any(
+        line["message"] == "sla scan: 2 breached" and line["logger"] == "tickets.jobs"
+        for line in lines
+    ), result.stderr
