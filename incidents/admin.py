@@ -26,6 +26,7 @@ from .models import (
     Incident,
     IncidentMetric,
     IntegrationKind,
+    MetricQuery,
     Page,
     Rule,
     RuleExecution,
@@ -360,3 +361,12 @@ class RuleExecutionAdmin(EvidenceAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["outcome", "target", "trigger"]
     list_select_related = ["rule", "ticket", "incident"]
+
+
+@admin.register(MetricQuery)
+class MetricQueryAdmin(admin.ModelAdmin):
+    """PromQL evaluated over each incident's window (incidents/prometheus.py)."""
+
+    list_display = ["name", "promql", "unit", "is_active", "position"]
+    list_editable = ["is_active", "position"]
+    search_fields = ["name", "promql"]

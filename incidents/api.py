@@ -540,3 +540,45 @@ def incident_timeline(request, incident_id: int):
         }
         for entry in incident.timeline.select_related("author")
     ]
+
+
+class CollectedSeries(Schema):
+    query: str
+    series: int
+    error: str
+    dropped: int
+
+
+@router.post(
+    "/{incident_id}/metrics/collect",
+    response={200: list[CollectedSeries], 403: Error, 404: Error},
+    summary="Collect the incident's metrics from Prometheus (seed 002)",
+)
+def collect_metrics(request, incident_id: int):
+    """Runs the active Prometheus queries over the incident's window; each query's
+    outcome (series kept, or Prometheus's error) is returned; errors are never fatal."""
+    from . import prometheus
+
+    _writer(request)
+    outcomes = prometheus.collect(_incident(incident_id), actor=request.user, budget=20)
+    return [
+        {"query": o.query, "series": o.series, "error": o.error, "dropped": o.dropped}
+        for o in outcomes
+    ]
+
+
+@router.get("/{incident_id}/metrics", response=list[dict], summary="The incident's metrics")
+def incident_metrics(request, incident_id: int):
+    _staff(request)
+    return [
+        {
+            "type": m.metric_type,
+            "name": m.metric_name,
+            "value": float(m.metric_value),
+            "unit": m.unit,
+            "measured_at": m.measured_at,
+            "tags": m.tags,
+            "points": (m.metadata or {}).get("points", []),
+        }
+        for m in _incident(incident_id).metrics.all()
+    ]

@@ -15,7 +15,7 @@ class IncidentsConfig(AppConfig):
         from spt_portal.observability import register_collector
         from tickets.models import TicketEvent
 
-        from . import dashboard, metrics, rules
+        from . import dashboard, metrics, prometheus, rules, services
         from .models import IncidentTimelineEntry
 
         # The rule engine hears about every ticket and incident change (each writes a
@@ -26,6 +26,8 @@ class IncidentsConfig(AppConfig):
         )
 
         register_dashboard_panel(dashboard.incidents_panel)
+        # Once an incident has recovered, its Prometheus metrics are collected (a job).
+        services.register_status_listener(prometheus.on_incident_status)
         register_values(
             "incidents",
             lambda: {

@@ -38,3 +38,18 @@ def evaluate_time_rules() -> dict[str, int]:
 
 def retry_rule_actions() -> int:
     return rules.retry_failed()
+
+
+def collect_prometheus_metrics(incident_id: int) -> dict[str, int]:
+    """Evaluate the active Prometheus queries over one incident's window."""
+    from .models import Incident
+    from .prometheus import collect
+
+    incident = Incident.objects.filter(pk=incident_id).first()
+    if incident is None:
+        return {"series": 0, "failed": 0}
+    outcomes = collect(incident)
+    return {
+        "series": sum(o.series for o in outcomes),
+        "failed": sum(bool(o.error) for o in outcomes),
+    }

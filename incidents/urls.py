@@ -31,6 +31,11 @@ urlpatterns = [
         views.incident_communicate,
         name="incident_communicate",
     ),
+    path(
+        "ops/incidents/<int:pk>/prometheus/",
+        views.incident_prometheus,
+        name="incident_prometheus",
+    ),
     path("pages/ack/<str:token>/", views.page_ack, name="page_ack"),
     path("portal/incidents/<str:number>/", views.portal_incident, name="portal_incident"),
     path("hooks/alertmanager/", hooks.alertmanager_hook, name="hook_alertmanager"),

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from spt_portal import access
 from tickets.models import Ticket
 
-from . import alerts, metrics, paging, selectors, services, targets
+from . import alerts, metrics, paging, prometheus, selectors, services, targets
 from .forms import (
     CommunicationForm,
     DetailsForm,
@@ -50,6 +50,7 @@ from .models import (
     IncidentStatus,
     IncidentTimelineEntry,
     Level,
+    MetricQuery,
     Page,
 )
 
@@ -223,6 +224,7 @@ def incident_detail(request, pk: int):
     entries = incident.timeline.select_related("author")
     linked_alerts = incident.alerts.order_by("starts_at")
     first_alert = linked_alerts.first()
+    metric_rows = list(incident.metrics.all())
     context = {
         "incident": incident,
         "timeline": entries,
@@ -230,7 +232,12 @@ def incident_detail(request, pk: int):
         "tickets": incident.tickets.select_related("customer"),
         "pages": incident.pages.select_related("acknowledged_by"),
         "communications": incident.communications.select_related("sent_by"),
-        "metrics_rows": incident.metrics.all(),
+        "metrics_rows": [m for m in metric_rows if m.metric_type != prometheus.METRIC_TYPE],
+        "charts": [
+            (m, prometheus.chart(m)) for m in metric_rows if m.metric_type == prometheus.METRIC_TYPE
+        ],
+        "prometheus_enabled": prometheus.enabled(),
+        "active_queries": MetricQuery.objects.filter(is_active=True).count(),
         "durations": metrics.incident_durations(
             incident, first_alert.starts_at if first_alert else None
         ),
@@ -563,3 +570,20 @@ def portal_incident(request, number: str):
         "incidents/portal_incident.html",
         {"incident": incident, "notices": notices, "recovered": incident.recovered_at is not None},
     )
+
+
+@require_POST
+@access.staff_required
+def incident_prometheus(request, pk: int):
+    """Collect the incident's Prometheus metrics now; each failed query is shown with
+    Prometheus's message (the page never fails because Prometheus does)."""
+    incident = _incident_for_write(request, pk)
+    outcomes = prometheus.collect(incident, actor=request.user, budget=20)
+    for outcome in outcomes:
+        if outcome.error:
+            name = f"{outcome.query}: " if outcome.query else ""
+            messages.error(request, f"{name}{outcome.error}")
+    series = sum(o.series for o in outcomes)
+    if series or not any(o.error for o in outcomes):
+        messages.success(request, _("%(n)d series collected from Prometheus.") % {"n": series})
+    return _back(incident)

@@ -324,6 +324,10 @@ SMS_TEMPLATE_INCIDENT_PAGE = env("SMS_TEMPLATE_INCIDENT_PAGE", "SMS_INCIDENT_PAG
 SMS_TEMPLATE_RULE_NOTICE = env("SMS_TEMPLATE_RULE_NOTICE", "SMS_RULE_NOTICE")
 # Largest alert webhook body accepted (Alertmanager groups can be large).
 ALERT_WEBHOOK_MAX_BYTES = env_int("ALERT_WEBHOOK_MAX_KB", 1024) * 1024
+# Prometheus queried for incident metrics (seed 002); empty: off.
+PROMETHEUS_URL = env("PROMETHEUS_URL")
+PROMETHEUS_BEARER_TOKEN = env("PROMETHEUS_BEARER_TOKEN")
+PROMETHEUS_TIMEOUT_SECONDS = env_int("PROMETHEUS_TIMEOUT_SECONDS", 10)
 # Postmortems: alerts linked to incidents closed this many days ago are deleted
 # (seed 004 "数据清理"); nothing else is ever deleted automatically. 0 switches it off.
 ALERT_RETENTION_DAYS = env_int("ALERT_RETENTION_DAYS", 90)

@@ -69,3 +69,18 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture
+def api(client):
+    """Call the REST API as ``user`` with a fresh bearer token."""
+    from spt_portal.tokens import api_token_create
+
+    def _call(method, path, user, data=None):
+        _row, token = api_token_create(user=user)
+        kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+        if data is not None:
+            kwargs.update(data=data, content_type="application/json")
+        return getattr(client, method)(path, **kwargs)
+
+    return _call

@@ -258,7 +258,7 @@ boards = {
                 6,
                 "Server errors (5xx) per second",
                 "timeseries",
-                [('sum(rate(spt_http_requests_total{status=~"5.."}[5m]))', "5xx")],
+                [('sum(rate(spt_http_requests_total{status=~"5.."}[5m])) or vector(0)', "5xx")],
                 12,
                 16,
                 unit="reqps",
@@ -328,7 +328,7 @@ boards = {
                 12,
                 0,
             ),
-            panel(3, "Workers", "stat", [("count(rq_workers)", "workers")], 0, 8, w=6),
+            panel(3, "Workers", "stat", [("count(rq_workers) or vector(0)", "workers")], 0, 8, w=6),
             panel(
                 4,
                 "Outbox (jobs waiting for Redis, or given up)",

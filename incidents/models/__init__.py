@@ -32,6 +32,7 @@ from .paging import (
     ContactRole,
     EmergencyContact,
     IncidentMetric,
+    MetricQuery,
     Page,
     PageChannel,
     PageKind,
@@ -47,6 +48,7 @@ from .rules import (
 )
 
 __all__ = [
+    "MetricQuery",
     "NOTIFY_SCOPES",
     "OPEN_ALERT_STATUSES",
     "OPEN_INCIDENT_STATUSES",

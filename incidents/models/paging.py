@@ -218,3 +218,26 @@ class IncidentMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric_name} = {self.metric_value} {self.unit}"
+
+
+class MetricQuery(models.Model):
+    """A PromQL query evaluated over each incident's window (seed 002
+    "CollectMetricsFromPrometheus"). ``$service`` in the query is replaced by the
+    incident's affected service."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    promql = models.TextField(
+        _("PromQL"), help_text=_("$service is replaced by the incident's affected service.")
+    )
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    description = models.CharField(_("description"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name = _("Prometheus query")
+        verbose_name_plural = _("Prometheus queries")
+
+    def __str__(self) -> str:
+        return self.name

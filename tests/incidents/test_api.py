@@ -4,21 +4,8 @@ import pytest
 
 from incidents import services
 from incidents.models import Alert, Incident, Level, Page
-from spt_portal.tokens import api_token_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(client):
-    def _call(method, path, user, data=None):
-        _row, token = api_token_create(user=user)
-        kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-        if data is not None:
-            kwargs.update(data=data, content_type="application/json")
-        return getattr(client, method)(path, **kwargs)
-
-    return _call
 
 
 SEED_ALERT = {

@@ -6,7 +6,6 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import Level, Role
-from spt_portal.tokens import api_token_create
 
 RECOVERED_AT = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.get_fixed_timezone(480))
 
@@ -34,18 +33,6 @@ def recovered_incident(engineer, manager, acme):
         services.incident_change_status(incident=incident, status="recovered", actor=engineer)
     incident.refresh_from_db()
     return incident
-
-
-@pytest.fixture
-def api(client):
-    def _call(method, path, user, data=None):
-        _row, token = api_token_create(user=user)
-        kwargs = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-        if data is not None:
-            kwargs.update(data=data, content_type="application/json")
-        return getattr(client, method)(path, **kwargs)
-
-    return _call
 
 
 def publish(postmortem, engineer, manager, **kwargs):

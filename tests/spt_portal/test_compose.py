@@ -2,7 +2,6 @@
 
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 from django.core.management import get_commands
+
+from tests.processes import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -68,12 +69,6 @@ def test_every_command_exists_in_the_project(service):
         __import__(module)
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_for(url, seconds=30):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -91,7 +86,7 @@ def test_compose_commands_run_without_docker(tmp_path):
     subprocess.run(_local(_command("migrate")), cwd=ROOT, env=env, check=True, timeout=180)
 
     # web: gunicorn as in the compose file, on a free loopback port; its health check passes.
-    port = _free_port()
+    port = free_port()
     web_argv = _local(_command("web"))
     web_argv[web_argv.index("--bind") + 1] = f"127.0.0.1:{port}"
     web_argv[web_argv.index("--workers") + 1] = "2"
@@ -108,8 +103,7 @@ def test_compose_commands_run_without_docker(tmp_path):
         for _ in range(4):
             assert line in _wait_for(f"http://127.0.0.1:{port}/metrics")[1].decode()
     finally:
-        web.terminate()
-        web.wait(timeout=20)
+        assert stop(web), "gunicorn ignored SIGTERM"
 
     # worker: the same command, in burst mode so it exits when the queues are empty.
     worker = subprocess.run([*_local(_command("worker")), "--burst"], cwd=ROOT, env=env, timeout=60)
@@ -141,13 +135,8 @@ def test_compose_commands_run_without_docker(tmp_path):
         assert any("Starting cron scheduler with 17 jobs" in line for line in lines), lines
         time.sleep(1)  # let it install its signal handlers and enter its loop
     finally:
-        cron.terminate()
-        try:
-            cron.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            cron.kill()
-            cron.wait()
-            raise AssertionError("rqcron ignored SIGTERM:\n" + "".join(lines)[-3000:]) from None
+        if not stop(cron, timeout=45):
+            raise AssertionError("rqcron ignored SIGTERM:\n" + "".join(lines)[-3000:])
     reader.join(timeout=5)
     assert any("shutdown complete" in line for line in lines), "".join(lines)[-2000:]
 

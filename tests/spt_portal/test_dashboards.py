@@ -65,7 +65,7 @@ def rule_queries():
 
 def test_the_parser_finds_metric_names_only():
     expr = (
-        'histogram_quantile(0.95, sum by (le, view) (rate(spt_http_request_duration_seconds'
+        "histogram_quantile(0.95, sum by (le, view) (rate(spt_http_request_duration_seconds"
         '_bucket{status=~"5.."}[5m]))) / clamp_min(sum(rate(spt_x_total[5m])), 1e-9) > 0.05'
     )
     assert metric_names(expr) == {"spt_http_request_duration_seconds_bucket", "spt_x_total"}
@@ -122,3 +122,15 @@ def test_rules_have_severities_the_portal_understands():
         for rule in group["rules"]:
             assert rule["labels"]["severity"] in AlertLevel.values, rule["alert"]
             assert rule["annotations"]["summary"], rule["alert"]
+
+
+def test_the_compose_monitoring_profile_mounts_these_files():
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["monitoring"]
+        for volume in services[name]["volumes"]:
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).is_dir(), volume
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    assert scrape["scrape_configs"][0]["static_configs"][0]["targets"] == ["web:8000"]
