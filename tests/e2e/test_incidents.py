@@ -80,3 +80,34 @@ def test_acknowledge_link_on_a_phone(live_server, browser, screenshot):
     screenshot(phone, "page-ack-phone-zh-hans")
     context.close()
     assert Incident.objects.get(pk=page_row.incident_id).status == "in_progress"
+
+
+def test_incident_page_draws_prometheus_metrics(live_server, new_page, screenshot):
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from incidents.models import IncidentMetric
+
+    call_command("seed_demo")
+    incident = Incident.objects.filter(level="P1").order_by("id").first()
+    start = int(datetime(2026, 11, 30, 2, 0, tzinfo=UTC).timestamp())
+    values = [12, 14, 35, 88, 97, 96, 60, 41, 18, 13]
+    IncidentMetric.objects.create(
+        incident=incident,
+        metric_type="prometheus",
+        metric_name="CPU usage (instance=server-01)",
+        metric_value=Decimal("13"),
+        unit="%",
+        tags={"series": "s1", "query": "CPU usage"},
+        metadata={"points": [[start + 60 * i, v] for i, v in enumerate(values)]},
+    )
+    page = new_page(locale=LOCALES["zh-hans"])
+    sign_in(page, live_server.url, "engineer@partner.example")
+    page.goto(f"{live_server.url}{incident.get_absolute_url()}")
+    charts = page.get_by_test_id("metric-charts")
+    assert charts.locator("svg polyline").count() == 1
+    box = charts.locator("svg").bounding_box()
+    assert box["width"] > 100 and box["height"] == 60
+    assert "最高 97" in charts.inner_text()
+    charts.scroll_into_view_if_needed()
+    screenshot(page, "incident-metrics-zh-hans")
