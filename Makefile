@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 
-.PHONY: run setup test lint format messages extract-messages clean
+.PHONY: run setup test bench lint format messages extract-messages clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ run: $(VENV)/.installed-run
 ## make test: the whole suite (SQLite + embedded Redis unless DATABASE_URL/REDIS_URL are set)
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench: 100,000 tickets in PostgreSQL, gunicorn + wrk; see bench/README.md
+## (BENCH_ARGS="--reseed" seeds again; "--only engineer_queue" runs one row and the floor)
+bench: $(VENV)/.installed-dev
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
