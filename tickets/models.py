@@ -157,9 +157,10 @@ class Ticket(models.Model):
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
         indexes = [
-            # The SLA scan reads open tickets only, so its cost does not grow with history.
+            # The SLA scan reads open tickets only, so its cost does not grow with history;
+            # the deadline and id are in the key so it reads the index alone (bench/).
             models.Index(
-                fields=["first_response_at_risk_at"],
+                fields=["first_response_at_risk_at", "first_response_due_at", "id"],
                 condition=models.Q(
                     status__in=["new", "in_progress", "waiting_customer"],
                     first_responded_at__isnull=True,
@@ -167,7 +168,7 @@ class Ticket(models.Model):
                 name="ticket_open_resp_risk_idx",
             ),
             models.Index(
-                fields=["resolution_at_risk_at"],
+                fields=["resolution_at_risk_at", "resolution_due_at", "id"],
                 condition=models.Q(status__in=["new", "in_progress"]),
                 name="ticket_open_resol_risk_idx",
             ),
@@ -383,6 +384,15 @@ class TicketSLAAlert(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["ticket", "clock", "kind", "due_at"], name="sla_alert_once_per_deadline"
+            )
+        ]
+        indexes = [
+            # The scan's "already warned / escalated for this deadline?" anti-joins, read
+            # from the index alone.
+            models.Index(
+                fields=["clock", "kind", "ticket", "due_at"],
+                condition=models.Q(kind__in=["at_risk", "escalated"]),
+                name="sla_alert_scan_idx",
             )
         ]
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -209,6 +209,7 @@ def scan_sla(*, now=None) -> dict[str, int]:
     now = now or timezone.now()
     counts = {kind: 0 for kind in SLAAlertKind.values}
     escalated = TicketSLAAlert.objects.filter(ticket=OuterRef("pk"), kind=SLAAlertKind.ESCALATED)
+    warned = TicketSLAAlert.objects.filter(ticket=OuterRef("pk"), kind=SLAAlertKind.AT_RISK)
     response_ids = (
         Ticket.objects.filter(
             status__in=OPEN_STATUSES,
@@ -220,6 +221,13 @@ def scan_sla(*, now=None) -> dict[str, int]:
                 escalated.filter(clock=SLAClock.RESPONSE, due_at=OuterRef("first_response_due_at"))
             )
         )
+        .exclude(  # warned, deadline still ahead: nothing to do until it passes
+            Q(first_response_due_at__gt=now)
+            & Exists(
+                warned.filter(clock=SLAClock.RESPONSE, due_at=OuterRef("first_response_due_at"))
+            )
+        )
+        .order_by()
         .values_list("id", flat=True)
     )
     resolution_ids = (
@@ -231,6 +239,13 @@ def scan_sla(*, now=None) -> dict[str, int]:
                 escalated.filter(clock=SLAClock.RESOLUTION, due_at=OuterRef("resolution_due_at"))
             )
         )
+        .exclude(
+            Q(resolution_due_at__gt=now)
+            & Exists(
+                warned.filter(clock=SLAClock.RESOLUTION, due_at=OuterRef("resolution_due_at"))
+            )
+        )
+        .order_by()
         .values_list("id", flat=True)
     )
     for ticket_id in list(response_ids):
