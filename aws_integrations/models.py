@@ -30,7 +30,7 @@ class SupportCase(models.Model):
     last_communication_at = models.DateTimeField(
         _("newest communication imported"), null=True, blank=True
     )
-    last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+    last_synced_at = models.DateTimeField(_("last change synced"), null=True, blank=True)
 
     class Meta:
         ordering = ["-time_created"]

@@ -242,9 +242,8 @@ def poll_account(account: CustomerAWSAccount, *, client=None) -> SyncRun:
             lock.release()
         except Exception:  # the lock expired; nothing to release
             logger.debug("support poll lock for %s already gone", account.pk)
-    CustomerAWSAccount.objects.filter(pk=account.pk).exclude(support_api_error="").update(
-        support_api_error=""
-    )
+    if account.support_api_error:
+        CustomerAWSAccount.objects.filter(pk=account.pk).update(support_api_error="")
     _close(run, SyncRun.Outcome.OK, "", counts)
     logger.info(
         "support poll of %s: %s cases, %s tickets created, %s comments imported",
@@ -304,17 +303,27 @@ def sync_case(account: CustomerAWSAccount, case: dict, *, client, counts: Counts
     counts.cases += 1
     case_id = case["caseId"]
     with transaction.atomic():
-        link = SupportCase.objects.select_for_update().filter(case_id=case_id).first()
+        link = (
+            SupportCase.objects.select_for_update(of=("self",))
+            .select_related("ticket")
+            .filter(case_id=case_id)
+            .first()
+        )
+        changed = link is None
         if link is None:
             link = _ticket_for_outside_case(account, case)
             counts.tickets += 1
-        _sync_state(link, case)
+        changed = _sync_state(link, case) or changed
     # Communications in their own transaction: the position moves only with the comments.
+    # A case with no change writes nothing (every case is polled every 10 minutes).
     with transaction.atomic():
         link = SupportCase.objects.select_for_update().get(pk=link.pk)
-        counts.comments += _import_communications(account, link, client)
-        link.last_synced_at = timezone.now()
-        link.save(update_fields=["last_synced_at", "last_communication_at"])
+        position = link.last_communication_at
+        imported = _import_communications(account, link, client)
+        counts.comments += imported
+        if changed or imported or link.last_communication_at != position:
+            link.last_synced_at = timezone.now()
+            link.save(update_fields=["last_synced_at", "last_communication_at"])
     return link
 
 
@@ -348,14 +357,19 @@ def _ticket_for_outside_case(account: CustomerAWSAccount, case: dict) -> Support
     )
 
 
-def _sync_state(link: SupportCase, case: dict) -> None:
+def _sync_state(link: SupportCase, case: dict) -> bool:
+    """Copy the case's state to its link and ticket; False (and no write) when nothing
+    changed."""
     status = str(case.get("status") or "")
     severity = str(case.get("severityCode") or link.severity_code)
     subject = str(case.get("subject") or "")
+    display_id = str(case.get("displayId") or link.display_id)
     old_status = link.status
     changed = status != old_status or severity != link.severity_code
+    if not changed and display_id == link.display_id and link.ticket.aws_case_id:
+        return False
     link.status, link.severity_code = status, severity
-    link.display_id = str(case.get("displayId") or link.display_id)
+    link.display_id = display_id
     link.save(update_fields=["status", "severity_code", "display_id"])
     if changed or not link.ticket.aws_case_id:
         Ticket.objects.filter(pk=link.ticket_id).update(
@@ -365,7 +379,7 @@ def _sync_state(link: SupportCase, case: dict) -> None:
             aws_case_subject=subject[:500],
         )
     if status == old_status:
-        return
+        return True
     ticket = Ticket.objects.get(pk=link.ticket_id)
     if old_status:
         TicketEvent.objects.create(
@@ -392,6 +406,7 @@ def _sync_state(link: SupportCase, case: dict) -> None:
             logger.warning(
                 "case %s reopened at AWS but ticket %s stays: %s", link.case_id, ticket.number, exc
             )
+    return True
 
 
 def _import_communications(account: CustomerAWSAccount, link: SupportCase, client) -> int:

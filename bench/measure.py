@@ -11,6 +11,10 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 
 
+class BenchError(Exception):
+    """A measurement that cannot be trusted (wrong status, no report): its row fails."""
+
+
 def check_status(url: str, headers: dict, expect: int, method="GET", body=None) -> None:
     """wrk counts redirects and errors as successes: check the answer first."""
     request = urllib.request.Request(  # noqa: S310 - loopback
@@ -28,7 +32,7 @@ def check_status(url: str, headers: dict, expect: int, method="GET", body=None) 
     except urllib.error.HTTPError as exc:
         status = exc.code
     if status != expect:
-        raise SystemExit(f"{method} {url} answered {status}, expected {expect}")
+        raise BenchError(f"{method} {url} answered {status}, expected {expect}")
 
 
 def wrk(url: str, headers: dict, duration: int, script: str = "report.lua", env=None) -> dict:
@@ -51,10 +55,10 @@ def wrk(url: str, headers: dict, duration: int, script: str = "report.lua", env=
     )
     line = next((x for x in result.stdout.splitlines() if x.startswith("{") and "p95" in x), None)
     if line is None:
-        raise SystemExit(f"wrk printed no report for {url}:\n{result.stdout}\n{result.stderr}")
+        raise BenchError(f"wrk printed no report for {url}:\n{result.stdout}\n{result.stderr}")
     data = json.loads(line)
     if data["bad"]:
-        raise SystemExit(f"{url}: {data['bad']} answers were not the expected status")
+        raise BenchError(f"{url}: {data['bad']} answers were not the expected status")
     return data
 
 

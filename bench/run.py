@@ -39,6 +39,7 @@ SERVER_ENV = {
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "LOG_LEVEL": "WARNING",
     "REQUEST_LOG_LEVEL": "WARNING",
+    "SES_SNS_TOPIC_ARNS": "arn:aws:sns:us-east-1:123456789012:bench-ses-inbound",
 }
 os.environ.update(SERVER_ENV)
 sys.path.insert(0, str(ROOT))
@@ -202,7 +203,10 @@ def main() -> int:
             if args.only and scenario.name not in args.only and scenario.name != "floor":
                 continue
             print(f"measuring: {scenario.name}", flush=True)
-            row = scenario.run(server=server, duration=args.duration)
+            try:
+                row = scenario.run(server=server, duration=args.duration)
+            except Exception as exc:  # one broken row must not lose the others
+                row = scenario.row(met=False, note=f"failed: {type(exc).__name__}: {exc}"[:300])
             rows.append(row)
             print("  " + json.dumps(row, ensure_ascii=False, default=str), flush=True)
         memory = server.worker_rss_mb()

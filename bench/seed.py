@@ -293,3 +293,26 @@ def seed() -> dict:
     elapsed = time.monotonic() - started
     print(f"seeded in {elapsed:.0f}s", flush=True)
     return {"seconds": round(elapsed, 1)}
+
+
+AWS_ACCOUNTS_PER_CUSTOMER = 2
+
+
+def ensure_aws_accounts() -> list:
+    """Two AWS accounts per customer (200), Support sync and Health on: the Support poll
+    and Health rows use them. Added to an already seeded database too."""
+    from spt_portal.models import Customer, CustomerAWSAccount
+
+    if not CustomerAWSAccount.objects.filter(account_id__startswith="5000").exists():
+        CustomerAWSAccount.objects.bulk_create(
+            CustomerAWSAccount(
+                customer=customer,
+                account_id=f"5000{i:04d}{j:04d}",
+                partition="aws",
+                role_arn=f"arn:aws:iam::5000{i:04d}{j:04d}:role/SPTPortalAccess",
+                support_plan="business",
+            )
+            for i, customer in enumerate(Customer.objects.order_by("short_code"))
+            for j in range(AWS_ACCOUNTS_PER_CUSTOMER)
+        )
+    return list(CustomerAWSAccount.objects.filter(account_id__startswith="5000").order_by("id"))

@@ -6,6 +6,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from django.core import mail
+from django.db import connection
 
 from aws_integrations import support
 from aws_integrations.models import CasePush, SupportCase, SyncRun
@@ -129,10 +130,19 @@ def test_rerun_changes_nothing_and_a_new_reply_on_an_old_case_arrives(account, a
     after = (T + timedelta(minutes=0)).isoformat()
     # AWS returns the boundary communication again (afterTime is inclusive): no duplicate.
     expect_comms(stubber, cid, [[comm(cid, 0, "hello")]], after=after)
-    with stubber:
+    writes = []
+
+    def count_writes(execute, sql, params, many, context):
+        if sql.lstrip().split(" ", 1)[0] in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(sql)
+        return execute(sql, params, many, context)
+
+    with stubber, connection.execute_wrapper(count_writes):
         run = support.poll_account(account, client=client)
     assert run.comments_imported == 0 and Comment.objects.count() == 1
     assert mail.outbox == []
+    # Nothing changed at AWS: the poll writes its run record and nothing else.
+    assert [w for w in writes if "aws_integrations_syncrun" not in w] == []
 
     # Three months after the case opened, AWS replies: imported within one poll.
     client, stubber = stubbed()
