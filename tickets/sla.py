@@ -241,9 +241,7 @@ def scan_sla(*, now=None) -> dict[str, int]:
         )
         .exclude(
             Q(resolution_due_at__gt=now)
-            & Exists(
-                warned.filter(clock=SLAClock.RESOLUTION, due_at=OuterRef("resolution_due_at"))
-            )
+            & Exists(warned.filter(clock=SLAClock.RESOLUTION, due_at=OuterRef("resolution_due_at")))
         )
         .order_by()
         .values_list("id", flat=True)
