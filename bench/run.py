@@ -4,7 +4,7 @@
 also as a ratio to a trivial view's floor, measured in the same server) and write
 bench/results/latest.json.
 
-    python bench/run.py [--reseed] [--duration 20] [--only NAME ...]
+    python bench/run.py [--reuse] [--duration 20] [--only NAME ...]
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/spt_bench),
 BENCH_REDIS_URL (default redis://127.0.0.1:6379/13). Needs wrk (apt install wrk).
@@ -158,7 +158,11 @@ class Server:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reseed", action="store_true", help="drop and seed again")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the data of the last run (quicker; the rows add tickets, so figures drift)",
+    )
     parser.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
     parser.add_argument("--only", nargs="*", help="run only these rows (by name)")
     parser.add_argument("--seed-only", action="store_true", help="seed, measure nothing")
@@ -166,8 +170,8 @@ def main() -> int:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
     started = time.monotonic()
-    if args.reseed:
-        drop_database()
+    if not args.reuse:
+        drop_database()  # every run starts from the same data
     ensure_database()
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
         subprocess.run(  # as in production: DEBUG off serves the collected, hashed files
@@ -182,10 +186,10 @@ def main() -> int:
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     if not bench_seed.is_seeded():
-        print("seeding (once; --reseed to redo)", flush=True)
+        print("seeding", flush=True)
         bench_seed.seed()
     else:
-        print("benchmark data already seeded", flush=True)
+        print("benchmark data of the last run reused (--reuse)", flush=True)
     from django.db import connection
 
     with connection.cursor() as cursor:  # as autovacuum would have: statistics and the

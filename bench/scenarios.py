@@ -547,8 +547,8 @@ def _result(row: dict) -> str:
     if "rerun_s" in row:
         parts.append(
             f"first poll (import) {row['first_poll_s']} s, rerun {row['rerun_s']} s, "
-            f"{row['rerun_writes']} writes on the rerun ({row['accounts']} accounts; "
-            + ", ".join(f"{t} {n}" for t, n in row["rerun_writes_by_table"].items())
+            f"{row['rerun_writes']} writes on the rerun ({row['accounts']} accounts"
+            + "".join(f"; {t} {n}" for t, n in row["rerun_writes_by_table"].items())
             + ")"
         )
     if "queries" in row:
