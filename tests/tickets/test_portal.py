@@ -157,6 +157,25 @@ def test_ticket_page_query_budget_is_constant_in_comments(
         assert client.get(f"/portal/tickets/{ticket.number}/").status_code == 200
 
 
+def test_ticket_page_queries_do_not_depend_on_the_assignee(login, acme, acme_user, engineer):
+    """bench/ found one more query for tickets with an assignee (loaded lazily)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    unassigned = make(acme, acme_user, title="a")
+    Ticket.objects.filter(pk=unassigned.pk).update(assignee=None)
+    assigned = make(acme, acme_user, title="b")
+    services.ticket_assign(ticket=assigned, assignee=engineer, actor=engineer)
+    client = login(acme_user)
+    counts = []
+    for ticket in (unassigned, assigned):
+        client.get(f"/portal/tickets/{ticket.number}/")
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/portal/tickets/{ticket.number}/").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
 def test_staff_and_anonymous_are_kept_out_of_the_portal(client, login, engineer, acme, acme_user):
     ticket = make(acme, acme_user)
     assert client.get(f"/portal/tickets/{ticket.number}/").status_code == 302
