@@ -7,9 +7,11 @@ localhost (the quick start starts an embedded one and sets REDIS_URL itself).
 
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -73,6 +75,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_rq",
     "ninja",
+    "axes",
     "spt_portal",
     "sla",
     "tickets",
@@ -96,6 +99,9 @@ MIDDLEWARE = [
     "spt_portal.middleware.ReadOnlyAuditorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "spt_portal.urls"
@@ -138,14 +144,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "spt_portal.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# django-axes first: it refuses sign-ins from a locked-out user/address before the password
+# is even checked (see "Sign-in throttling" below).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 10)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -258,7 +272,52 @@ SECURE_HSTS_PRELOAD = _https and env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# A session lasts a working day by default, and ends when the browser closes if asked.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE_HOURS", 12) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
 X_FRAME_OPTIONS = "DENY"
+
+# Content Security Policy (django-csp): only our own scripts, styles, images and fonts; an
+# inline <script> or <style> runs only with the request's nonce ({{ request.csp_nonce }});
+# no framing, no plugins, forms post to us only. Style *attributes* stay allowed
+# (style-src-attr): Bootstrap and our SVG charts set them, and they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF, csp.NONCE],
+        "style-src": [csp.SELF, csp.NONCE],
+        "style-src-attr": [csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF, "data:"],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
+
+# Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for the same
+# user from the same address, that pair is locked out for AXES_COOLOFF_MINUTES (HTTP 429 and
+# a page saying so). A success resets the count. Attempts are kept in the database (admin:
+# "Axes"); `manage.py axes_reset` unlocks everyone.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_LOCKOUT_CALLABLE = "spt_portal.views.locked_out"
+AXES_VERBOSE = False
+# The client address (django-ipware): REMOTE_ADDR, or, behind N trusted proxies
+# (AXES_PROXY_COUNT=N), the address the outermost proxy saw in X-Forwarded-For. Leave it 0
+# unless a proxy sets that header: a client could otherwise choose its own address.
+AXES_IPWARE_PROXY_COUNT = env_int("AXES_PROXY_COUNT", 0) or None
+AXES_IPWARE_PROXY_ORDER = "right-most"
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+)
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO")
 # LOG_FORMAT=json: one JSON object per line (for Loki, CloudWatch, ELK); else plain text.
@@ -283,6 +342,8 @@ LOGGING = {
         "django": {"level": "INFO"},
         # One line per request; REQUEST_LOG_LEVEL=WARNING turns them off.
         "spt_portal.requests": {"level": env("REQUEST_LOG_LEVEL", "INFO")},
+        # django-axes logs every attempt at INFO; lockouts (WARNING) are what matters.
+        "axes": {"level": "WARNING"},
     },
 }
 

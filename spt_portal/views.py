@@ -1,3 +1,7 @@
+import logging
+
+from axes.helpers import get_client_username
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -8,6 +12,8 @@ from django.views.i18n import set_language as django_set_language
 
 from . import access, audit
 from .models import DocumentVersion, Language
+
+logger = logging.getLogger(__name__)
 
 
 def home(request):
@@ -132,3 +138,18 @@ def document_detail(request, slug, printable=False):
     )
     template = "spt_portal/document_print.html" if printable else "spt_portal/document.html"
     return render(request, template, {"document": document, "history": history})
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes: too many failed sign-ins for this user from this address (HTTP 429)."""
+    username = get_client_username(request, credentials) or request.POST.get("username", "")
+    logger.warning(
+        "sign-in locked out for %r from %s after %d failures",
+        username[:100],
+        request.META.get("REMOTE_ADDR", "?"),
+        settings.AXES_FAILURE_LIMIT,
+    )
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(
+        request, "registration/locked_out.html", {"minutes": minutes}, status=429
+    )

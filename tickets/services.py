@@ -23,6 +23,7 @@ from spt_portal import access
 from spt_portal.models import User
 
 from . import notifications
+from .filenames import safe_filename
 from .models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -75,6 +76,7 @@ def _validate_attachment(upload) -> None:
 def _store_attachments(ticket, comment, uploads, actor) -> list[Attachment]:
     stored = []
     for upload in uploads or []:
+        upload.name = safe_filename(upload.name)
         _validate_attachment(upload)
         stored.append(
             Attachment.objects.create(

@@ -33,7 +33,11 @@ def test_password_reset_by_email(client, acme_user):
         {"new_password1": "a-much-better-pass-2026", "new_password2": "a-much-better-pass-2026"},
     )
     assert done.status_code == 302
-    assert client.login(username=acme_user.email, password="a-much-better-pass-2026")
+    signed_in = client.post(
+        "/accounts/login/", {"username": acme_user.email, "password": "a-much-better-pass-2026"}
+    )
+    assert signed_in.status_code == 302
+    assert client.get("/portal/").status_code == 200
 
 
 def test_reset_for_unknown_address_sends_nothing(client):

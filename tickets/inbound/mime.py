@@ -16,6 +16,8 @@ from email.message import Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
+from tickets.filenames import safe_filename
+
 GB_FAMILY = {"gb2312", "gbk", "gb_2312-80", "x-gbk", "gb18030", "cp936", "euc-cn", "hz-gb-2312"}
 SEVEN_BIT = ("iso-2022", "utf-7", "hz-")
 
@@ -190,9 +192,7 @@ def _filename(part: Message) -> str:
         if isinstance(name, tuple):
             name = email.utils.collapse_rfc2231_value(name)
     name = decode_text_header(name) if name else ""
-    # Keep only a base name with safe characters.
-    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip().strip(".")
-    return re.sub(r"[\x00-\x1f<>:\"|?*]", "_", name)[:200]
+    return safe_filename(name, default="")
 
 
 _FIELD = re.compile(rb"^[!-9;-~]+:")

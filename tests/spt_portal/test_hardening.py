@@ -1,0 +1,222 @@
+"""Sign-in throttling, Content Security Policy, session and upload hardening (issue 14)."""
+
+import logging
+import re
+
+import pytest
+from axes.models import AccessAttempt
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+
+from tickets import services
+from tickets.filenames import safe_filename
+
+pytestmark = pytest.mark.django_db
+
+
+def _sign_in(client, email, password):
+    return client.post("/accounts/login/", {"username": email, "password": password})
+
+
+def test_repeated_failed_sign_ins_lock_out_that_user_from_that_address(
+    client, acme_user, globex_user, password, settings, caplog
+):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        response = _sign_in(client, acme_user.email, "wrong-password")
+        assert response.status_code == 200  # the form again, with its error
+    with caplog.at_level(logging.WARNING, logger="spt_portal.views"):
+        locked = _sign_in(client, acme_user.email, "wrong-password")
+    assert locked.status_code == 429
+    page = locked.content.decode()
+    assert "Too many sign-in attempts" in page
+    assert "15 minutes" in page
+    assert "sign-in locked out for 'alice@acme.example'" in caplog.text
+
+    # Even the right password is refused while the pause lasts ...
+    assert _sign_in(client, acme_user.email, password).status_code == 429
+    assert client.get("/portal/").status_code == 302
+    # ... but another user from the same address is not affected.
+    assert _sign_in(client, globex_user.email, password).status_code == 302
+
+    # An operator lifts every lockout with axes_reset.
+    call_command("axes_reset", verbosity=0)
+    assert _sign_in(client, acme_user.email, password).status_code == 302
+
+
+def test_a_success_resets_the_failure_count(client, acme_user, password, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        _sign_in(client, acme_user.email, "wrong-password")
+    assert _sign_in(client, acme_user.email, password).status_code == 302
+    client.post("/accounts/logout/")
+    assert not AccessAttempt.objects.filter(username=acme_user.email).exists()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _sign_in(client, acme_user.email, "wrong-password").status_code == 200
+    assert _sign_in(client, acme_user.email, password).status_code == 302
+
+
+def test_the_admin_sign_in_is_throttled_too(client, engineer, settings):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/admin/login/", {"username": engineer.email, "password": "nope"})
+    response = client.post("/admin/login/", {"username": engineer.email, "password": "nope"})
+    assert response.status_code == 429
+
+
+def test_lockout_page_is_translated(client, acme_user, settings):
+    client.cookies["django_language"] = "zh-hans"
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = _sign_in(client, acme_user.email, "wrong-password")
+    assert response.status_code == 429
+    assert "登录尝试次数过多" in response.content.decode()
+
+
+def _csp(response) -> dict[str, str]:
+    header = response["Content-Security-Policy"]
+    return {
+        part.strip().split(" ", 1)[0]: part.strip().partition(" ")[2]
+        for part in header.split(";")
+        if part.strip()
+    }
+
+
+def test_every_page_carries_a_strict_content_security_policy(login, acme_user, engineer, client):
+    for response in (
+        client.get("/accounts/login/"),
+        login(acme_user).get("/portal/"),
+        login(engineer).get("/admin/tickets/ticket/"),
+    ):
+        policy = _csp(response)
+        assert policy["default-src"] == "'self'"
+        assert "'unsafe-inline'" not in policy["script-src"]
+        assert "'unsafe-eval'" not in policy["script-src"]
+        assert "'unsafe-inline'" not in policy["style-src"]
+        assert policy["object-src"] == "'none'"
+        assert policy["frame-ancestors"] == "'none'"
+        assert policy["form-action"] == "'self'"
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_pages_get_a_fresh_nonce_that_their_inline_parts_carry(login, engineer):
+    client = login(engineer)
+    first = client.get("/docs/SLA-POLICY/print/")
+    second = client.get("/docs/SLA-POLICY/print/")
+    nonces = []
+    for response in (first, second):
+        nonce = re.search(r"'nonce-([^']+)'", _csp(response)["style-src"]).group(1)
+        assert f'<style nonce="{nonce}">' in response.content.decode()
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]
+    # htmx adds its indicator styles with the same nonce.
+    page = client.get("/accounts/password_change/").content.decode()
+    assert '"inlineStyleNonce": "' in page
+
+
+def test_templates_have_no_inline_script_or_handler_without_a_nonce():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for template in root.glob("templates/**/*.html"):
+        if "notifications" in template.parts:
+            continue  # email bodies: never served as pages
+        text = template.read_text()
+        for match in re.finditer(r"<script\b[^>]*>", text):
+            tag = match.group(0)
+            if "src=" not in tag and "nonce=" not in tag and "application/json" not in tag:
+                offenders.append(f"{template.name}: {tag}")
+        for match in re.finditer(r"<style\b[^>]*>", text):
+            if "nonce=" not in match.group(0) and "audit_pack" not in template.name:
+                offenders.append(f"{template.name}: {match.group(0)}")
+        if re.search(r"\son[a-z]+\s*=", text) or "javascript:" in text:
+            offenders.append(f"{template.name}: inline event handler or javascript: URL")
+    assert offenders == []
+
+
+def test_session_and_csrf_cookie_settings(client, acme_user, password, settings):
+    response = _sign_in(client, acme_user.email, password)
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert cookie["max-age"] == 12 * 3600
+    assert settings.CSRF_COOKIE_SAMESITE == "Lax"
+
+
+def test_forms_require_a_csrf_token(acme_user, password):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    assert (
+        strict.post(
+            "/accounts/login/", {"username": acme_user.email, "password": password}
+        ).status_code
+        == 403
+    )
+    strict.force_login(acme_user)
+    response = strict.post("/portal/tickets/new/", {"title": "x", "priority": "low"})
+    assert response.status_code == 403
+
+
+def test_password_rules(acme_user):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    for weak in ("short1", "password123", "12345678901", "alice@acme.example"):
+        with pytest.raises(ValidationError):
+            validate_password(weak, user=acme_user)
+    validate_password("correct-horse-battery-2026", user=acme_user)
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("report.pdf", "report.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\me\\日志 2026.txt", "日志 2026.txt"),
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),
+        ('a<b>"c".txt', "a_b__c_.txt"),
+        ("...hidden.log", "hidden.log"),
+        ("", "attachment"),
+        ("   ", "attachment"),
+        ("x" * 300 + ".log", "x" * 196 + ".log"),
+    ],
+)
+def test_filenames_are_sanitised(raw, expected):
+    assert safe_filename(raw) == expected
+
+
+def test_uploaded_file_is_stored_and_offered_under_its_safe_name(login, acme, acme_user):
+    upload = SimpleUploadedFile("notes\u202etxt.html.log", b"<html><script>alert(1)</script>")
+    ticket = services.ticket_create(
+        customer=acme,
+        requester=acme_user,
+        title="Upload check",
+        attachments=[upload],
+        actor=acme_user,
+    )
+    attachment = ticket.attachments.get()
+    assert attachment.filename == "notestxt.html.log"
+    assert "\u202e" not in attachment.file.name
+    response = login(acme_user).get(f"/portal/attachments/{attachment.pk}/")
+    assert response["Content-Disposition"] == 'attachment; filename="notestxt.html.log"'
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_uploads_over_the_limit_or_of_other_types_are_refused(acme, acme_user, settings):
+    settings.TICKET_ATTACHMENT_MAX_BYTES = 1024
+    with pytest.raises(services.TicketError, match="too large"):
+        services.ticket_create(
+            customer=acme,
+            requester=acme_user,
+            title="Big",
+            attachments=[SimpleUploadedFile("big.log", b"x" * 2048)],
+            actor=acme_user,
+        )
+    with pytest.raises(services.TicketError, match="cannot be attached"):
+        services.ticket_create(
+            customer=acme,
+            requester=acme_user,
+            title="Script",
+            attachments=[SimpleUploadedFile("run.html", b"<html>")],
+            actor=acme_user,
+        )
