@@ -39,8 +39,10 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
         ("incidents", "*", WORK),
         ("postmortems", "*", WORK),
     ],
-    Role.MANAGER: [(app, "*", ALL_ACTIONS) for app in PROJECT_APPS],
-    Role.AUDITOR: [(app, "*", READ) for app in PROJECT_APPS],
+    # Managers also see sign-in lockouts (django-axes) and lift one by deleting it;
+    # auditors see them as evidence that failed sign-ins are watched.
+    Role.MANAGER: [(app, "*", ALL_ACTIONS) for app in PROJECT_APPS] + [("axes", "*", ALL_ACTIONS)],
+    Role.AUDITOR: [(app, "*", READ) for app in PROJECT_APPS] + [("axes", "*", READ)],
 }
 
 

@@ -220,3 +220,21 @@ def test_uploads_over_the_limit_or_of_other_types_are_refused(acme, acme_user, s
             attachments=[SimpleUploadedFile("run.html", b"<html>")],
             actor=acme_user,
         )
+
+
+def test_managers_see_and_lift_lockouts_auditors_only_see_them(
+    client, login, acme_user, manager, auditor, engineer, password, settings
+):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _sign_in(client, acme_user.email, "wrong-password")
+    attempt = AccessAttempt.objects.get(username=acme_user.email)
+    changelist = "/admin/axes/accessattempt/"
+    assert login(engineer).get(changelist).status_code == 403
+    assert login(auditor).get(changelist).status_code == 200
+    assert acme_user.email in login(manager).get(changelist).content.decode()
+    response = login(manager).post(
+        f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"}
+    )
+    assert response.status_code == 302
+    client.logout()
+    assert _sign_in(client, acme_user.email, password).status_code == 302
