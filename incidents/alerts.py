@@ -330,10 +330,7 @@ def process_payload(payload_id: int) -> AlertPayload | None:
             payload.save(update_fields=["status", "error", "processed_at"])
             logger.warning("alert payload %s rejected: %s", payload.pk, exc)
             return payload
-        counts = {"new": 0, "repeat": 0, "resolved": 0}
-        for item in parsed:
-            _alert, outcome = alert_upsert(parsed=item, integration=payload.integration)
-            counts[outcome] += 1
+        counts = _upsert_all(parsed, payload.integration)
         payload.status = AlertPayload.Status.PROCESSED
         payload.alerts_new = counts["new"]
         payload.alerts_repeated = counts["repeat"]
@@ -416,6 +413,15 @@ def alert_upsert(
 
 
 def _alert_create(parsed: ParsedAlert, integration, now) -> Alert:
+    alert = _alert_build(parsed, integration, now)
+    alert.save(force_insert=True)
+    if alert.status == AlertStatus.RESOLVED:
+        logger.info("alert %s: resolved before it was ever seen firing (recorded)", alert.pk)
+    return alert
+
+
+def _alert_build(parsed: ParsedAlert, integration, now) -> Alert:
+    """The new alert for ``parsed``, not saved yet."""
     starts_at = parsed.starts_at or now
     resolved = parsed.status == "resolved"
     key = (
@@ -423,7 +429,7 @@ def _alert_create(parsed: ParsedAlert, integration, now) -> Alert:
         if parsed.keyed_by_start
         else f"g:{parsed.fingerprint}:{now.isoformat()}:{secrets.token_hex(4)}"
     )
-    alert = Alert.objects.create(
+    return Alert(
         integration=integration,
         source=parsed.source,
         fingerprint=parsed.fingerprint,
@@ -442,36 +448,111 @@ def _alert_create(parsed: ParsedAlert, integration, now) -> Alert:
         last_received_at=now,
         resolved_at=(parsed.ends_at or now) if resolved else None,
     )
-    if resolved:
-        logger.info("alert %s: resolved before it was ever seen firing (recorded)", alert.pk)
-    return alert
 
 
-def _alert_repeat(alert: Alert, parsed: ParsedAlert, now) -> str:
+REPEAT_FIELDS = [
+    "occurrences",
+    "last_received_at",
+    "annotations",
+    "description",
+    "level",
+    "status",
+    "resolved_at",
+    "ends_at",
+]
+
+
+def _apply_repeat(alert: Alert, parsed: ParsedAlert, now) -> str:
+    """Apply a repeated delivery to ``alert`` in memory (REPEAT_FIELDS); "repeat" or
+    "resolved"."""
     alert.occurrences += 1
     alert.last_received_at = now
-    fields = ["occurrences", "last_received_at", "annotations", "description"]
     alert.annotations = parsed.annotations or alert.annotations
     alert.description = parsed.description or alert.description
     if LEVEL_RANK[parsed.level] < LEVEL_RANK[alert.level] and alert.status != AlertStatus.RESOLVED:
         alert.level = parsed.level  # a warning that became critical is critical now
-        fields.append("level")
-    outcome = "repeat"
     if parsed.status == "resolved" and alert.status != AlertStatus.RESOLVED:
         alert.status = AlertStatus.RESOLVED
         alert.resolved_at = parsed.ends_at or now
         alert.ends_at = parsed.ends_at
-        fields += ["status", "resolved_at", "ends_at"]
-        outcome = "resolved"
-        if alert.incident_id:
-            timeline.record(
-                alert.incident,
-                kind=TimelineKind.ALERT,
-                text=_("Alert resolved: %(title)s") % {"title": alert.title},
-                data={"alert": alert.pk},
-            )
-    alert.save(update_fields=fields)
+        return "resolved"
+    return "repeat"
+
+
+def _record_resolution(alert: Alert) -> None:
+    if alert.incident_id:
+        timeline.record(
+            alert.incident,
+            kind=TimelineKind.ALERT,
+            text=_("Alert resolved: %(title)s") % {"title": alert.title},
+            data={"alert": alert.pk},
+        )
+
+
+def _alert_repeat(alert: Alert, parsed: ParsedAlert, now) -> str:
+    outcome = _apply_repeat(alert, parsed, now)
+    alert.save(update_fields=REPEAT_FIELDS)
+    if outcome == "resolved":
+        _record_resolution(alert)
     return outcome
+
+
+def _upsert_all(parsed: list[ParsedAlert], integration) -> dict[str, int]:
+    """Upsert a payload's alerts: the Alertmanager-style ones (keyed by fingerprint and start)
+    in one read, one bulk insert and one bulk update; the rest, and anything the batch cannot
+    settle (a key twice in one payload, an insert race), one by one through alert_upsert.
+    Runs inside the caller's transaction."""
+    counts = {"new": 0, "repeat": 0, "resolved": 0}
+    now = timezone.now()
+    keyed = [item for item in parsed if item.keyed_by_start]
+    one_by_one = [item for item in parsed if not item.keyed_by_start]
+    by_key: dict[str, ParsedAlert] = {}
+    for item in keyed:
+        key = _dedupe_key(item)
+        if key in by_key:
+            one_by_one.append(item)  # after the first one is stored
+        else:
+            by_key[key] = item
+    existing = {
+        alert.dedupe_key: alert
+        for alert in Alert.objects.select_for_update().filter(dedupe_key__in=list(by_key))
+    }
+    fresh: list[Alert] = []
+    repeated: list[tuple[Alert, str, str]] = []
+    for key, item in by_key.items():
+        alert = existing.get(key)
+        if alert is None:
+            fresh.append(_alert_build(item, integration, now))
+        else:
+            was_level = alert.level
+            repeated.append((alert, _apply_repeat(alert, item, now), was_level))
+    if fresh:
+        try:
+            with transaction.atomic():
+                Alert.objects.bulk_create(fresh)
+        except IntegrityError:
+            # Another delivery stored some of them meanwhile: settle these one by one.
+            one_by_one.extend(by_key[alert.dedupe_key] for alert in fresh)
+            fresh = []
+    if repeated:
+        Alert.objects.bulk_update([alert for alert, _o, _l in repeated], REPEAT_FIELDS)
+    for alert in fresh:
+        if alert.status == AlertStatus.RESOLVED:
+            counts["resolved"] += 1
+            logger.info("alert %s: resolved before it was ever seen firing (recorded)", alert.pk)
+        else:
+            counts["new"] += 1
+            _open_incident_safely(alert, integration)
+    for alert, outcome, was_level in repeated:
+        counts[outcome] += 1
+        if outcome == "resolved":
+            _record_resolution(alert)
+        elif alert.level != was_level and alert.incident_id is None:
+            _open_incident_safely(alert, integration)  # it became critical
+    for item in one_by_one:
+        _alert, outcome = alert_upsert(parsed=item, integration=integration, now=now)
+        counts[outcome] += 1
+    return counts
 
 
 LEVEL_RANK = {level: rank for rank, level in enumerate(AlertLevel.values)}

@@ -209,3 +209,44 @@ def test_create_alert_integration_command_prints_a_working_url(capsys, client, f
     )
     assert response.status_code == 202
     assert Alert.objects.filter(integration__name="am-cn-north-1").count() == 2
+
+
+def _am_alert(key, *, status="firing", severity="warning"):
+    return {
+        "status": status,
+        "labels": {"alertname": "Latency", "service": "api", "severity": severity, "key": key},
+        "annotations": {"summary": f"latency {key}"},
+        "startsAt": "2026-12-01T02:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+    }
+
+
+def test_a_large_payload_is_stored_in_a_constant_number_of_queries(
+    alertmanager, django_assert_max_num_queries
+):
+    """50 alerts, half seen before, one repeated inside the payload and one resolving: a
+    handful of statements for the whole payload, not several per alert."""
+    from incidents.alerts import payload_receive, process_payload
+
+    integration, _token = alertmanager
+    seen = [_am_alert(f"seen-{i}") for i in range(25)]
+    process_payload(payload_receive(integration=integration, body={"alerts": seen}).pk)
+    body = {
+        "alerts": seen[:24]
+        + [_am_alert("seen-24", status="resolved")]
+        + [_am_alert(f"new-{i}") for i in range(25)]
+        + [_am_alert("new-0")]
+    }
+    payload = payload_receive(integration=integration, body=body)
+    with django_assert_max_num_queries(12):
+        process_payload(payload.pk)
+    payload.refresh_from_db()
+    assert (payload.alerts_new, payload.alerts_repeated, payload.alerts_resolved) == (25, 25, 1)
+    assert Alert.objects.count() == 50
+    assert Alert.objects.get(labels__key="new-0").occurrences == 2
+    assert Alert.objects.get(labels__key="seen-3").occurrences == 2
+    assert Alert.objects.get(labels__key="seen-24").status == AlertStatus.RESOLVED
+    # A warning that turns critical on repeat opens its incident.
+    escalate = {"alerts": [_am_alert("seen-5", severity="critical")]}
+    process_payload(payload_receive(integration=integration, body=escalate).pk)
+    assert Incident.objects.get().alerts.get().labels["key"] == "seen-5"
