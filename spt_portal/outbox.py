@@ -11,6 +11,7 @@ the row), so every job must be idempotent, as STYLE.md asks anyway.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,9 +19,11 @@ from datetime import timedelta
 import django_rq
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from redis.exceptions import RedisError
+from rq import Queue
 
 from .models import JobOutbox
 
@@ -28,12 +31,21 @@ logger = logging.getLogger(__name__)
 
 # While one process hands a row to RQ, others leave it alone for this long.
 CLAIM_SECONDS = 60
+# The relay hands rows over this many at a time.
+RELAY_BATCH = 200
 
 
 def _path_of(func: Callable | str) -> str:
     if isinstance(func, str):
         return func
     return f"{func.__module__}.{func.__qualname__}"
+
+
+# Rows enqueued by this thread whose transaction has not been flushed yet. The first
+# on_commit callback of a transaction hands all of them to RQ in one batch; the others find
+# the list empty. Ids of a rolled-back transaction may linger here until the next flush:
+# their rows do not exist, so the claim simply does not match them.
+_unflushed = threading.local()
 
 
 def enqueue(func: Callable | str, *args, queue: str = "default", **kwargs) -> JobOutbox:
@@ -44,8 +56,20 @@ def enqueue(func: Callable | str, *args, queue: str = "default", **kwargs) -> Jo
     if queue not in settings.RQ_QUEUES:
         raise ValueError(f"Unknown queue {queue!r}; known: {sorted(settings.RQ_QUEUES)}")
     row = JobOutbox.objects.create(func=_path_of(func), args=list(args), kwargs=kwargs, queue=queue)
-    transaction.on_commit(lambda: dispatch(row.pk))
+    pending = getattr(_unflushed, "ids", None)
+    if pending is None:
+        pending = _unflushed.ids = []
+    pending.append(row.pk)
+    transaction.on_commit(_flush)
     return row
+
+
+def _flush() -> None:
+    ids = getattr(_unflushed, "ids", None)
+    if not ids:
+        return
+    _unflushed.ids = []
+    dispatch_many(ids)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -54,20 +78,78 @@ def _backoff(attempts: int) -> timedelta:
 
 def dispatch(outbox_id: int) -> bool:
     """Hand one pending row to RQ. Returns True when it was handed over by this call."""
+    return dispatch_many([outbox_id]) == 1
+
+
+def dispatch_many(outbox_ids: list[int]) -> int:
+    """Hand these pending rows to RQ: one claim, one read, one Redis pipeline per queue and
+    one update for the lot. Returns how many this call handed over; rows another process
+    holds, or that are not due, are left alone."""
+    return _dispatch(outbox_ids)[0]
+
+
+def _dispatch(outbox_ids: list[int]) -> tuple[int, int]:
+    """(handed over, failed to hand over) for dispatch_many and the relay."""
     now = timezone.now()
+    claim_until = now + timedelta(seconds=CLAIM_SECONDS)
     claimed = JobOutbox.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        pk=outbox_id,
+        pk__in=outbox_ids,
         status=JobOutbox.Status.PENDING,
-    ).update(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS), attempts=F("attempts") + 1)
+    ).update(next_attempt_at=claim_until, attempts=F("attempts") + 1)
     if not claimed:
-        return False
-    row = JobOutbox.objects.get(pk=outbox_id)
-    try:
-        job = django_rq.get_queue(row.queue).enqueue_call(
-            row.func, args=row.args, kwargs=row.kwargs, job_id=f"outbox-{row.pk}"
+        return 0, 0
+    rows = list(
+        JobOutbox.objects.filter(
+            pk__in=outbox_ids, status=JobOutbox.Status.PENDING, next_attempt_at=claim_until
+        ).order_by("pk")
+    )
+    by_queue: dict[str, list[JobOutbox]] = {}
+    for row in rows:
+        by_queue.setdefault(row.queue, []).append(row)
+    handed: list[int] = []
+    failed = 0
+    for name, queue_rows in by_queue.items():
+        try:
+            _hand_over(name, queue_rows)
+        except (RedisError, OSError) as exc:
+            _hand_over_failed(queue_rows, exc)
+            failed += len(queue_rows)
+        else:
+            handed += [row.pk for row in queue_rows]
+    if handed:
+        JobOutbox.objects.filter(pk__in=handed).update(
+            status=JobOutbox.Status.DISPATCHED,
+            dispatched_at=timezone.now(),
+            rq_job_id=Concat(Value(JOB_ID_PREFIX), Cast("pk", CharField())),
+            last_error="",
         )
-    except (RedisError, OSError) as exc:
+    return len(handed), failed
+
+
+JOB_ID_PREFIX = "outbox-"
+
+
+def _hand_over(queue_name: str, rows: list[JobOutbox]) -> None:
+    queue = django_rq.get_queue(queue_name)
+    if not queue.is_async:  # RQ_SYNC / tests: each job runs right here, in turn
+        for row in rows:
+            queue.enqueue_call(
+                row.func, args=row.args, kwargs=row.kwargs, job_id=f"{JOB_ID_PREFIX}{row.pk}"
+            )
+        return
+    queue.enqueue_many(
+        [
+            Queue.prepare_data(
+                row.func, args=row.args, kwargs=row.kwargs, job_id=f"{JOB_ID_PREFIX}{row.pk}"
+            )
+            for row in rows
+        ]
+    )
+
+
+def _hand_over_failed(rows: list[JobOutbox], exc: Exception) -> None:
+    for row in rows:
         give_up = row.attempts >= settings.OUTBOX_MAX_ATTEMPTS
         JobOutbox.objects.filter(pk=row.pk).update(
             status=JobOutbox.Status.FAILED if give_up else JobOutbox.Status.PENDING,
@@ -83,14 +165,6 @@ def dispatch(outbox_id: int) -> bool:
             ", giving up" if give_up else ", will retry",
             exc,
         )
-        return False
-    JobOutbox.objects.filter(pk=row.pk).update(
-        status=JobOutbox.Status.DISPATCHED,
-        dispatched_at=timezone.now(),
-        rq_job_id=job.id,
-        last_error="",
-    )
-    return True
 
 
 def relay_pending(limit: int = 1000) -> dict[str, int]:
@@ -104,16 +178,11 @@ def relay_pending(limit: int = 1000) -> dict[str, int]:
         .values_list("id", flat=True)[:limit]
     )
     handed = 0
-    for outbox_id in due_ids:
-        if dispatch(outbox_id):
-            handed += 1
-        else:
-            # Redis is still down: the rest would fail the same way; try again next run.
-            still_pending = JobOutbox.objects.filter(
-                pk=outbox_id, status=JobOutbox.Status.PENDING
-            ).exists()
-            if still_pending:
-                break
+    for start in range(0, len(due_ids), RELAY_BATCH):
+        done, failed = _dispatch(due_ids[start : start + RELAY_BATCH])
+        handed += done
+        if failed:
+            break  # Redis is still down: the rest would fail the same way; next run.
     counts = {
         "due": len(due_ids),
         "dispatched": handed,

@@ -94,3 +94,36 @@ def test_a_row_is_handed_over_once():
     # A second relay (say a second cron) finds nothing to do.
     assert outbox.dispatch(row.pk) is False
     assert outbox.relay_pending()["due"] == 0
+
+
+def test_jobs_of_one_transaction_are_handed_over_together(django_assert_max_num_queries):
+    """Several jobs on two queues, one of them in a savepoint that rolled back: after commit
+    the rest reach Redis in one pipeline per queue, with a fixed number of SQL statements."""
+    import django_rq
+    from django.conf import settings
+
+    queues = {name: {**conf, "ASYNC": True} for name, conf in settings.RQ_QUEUES.items()}
+    with override_settings(RQ_QUEUES=queues):
+        for name in ("default", "notifications"):
+            django_rq.get_queue(name).empty()
+        # 4 inserts, a savepoint and its rollback, begin and commit; the flush: claim, read, mark.
+        with django_assert_max_num_queries(12):
+            with transaction.atomic():
+                rows = [outbox.enqueue(make_skill, f"batch-{i}") for i in range(2)]
+                try:
+                    with transaction.atomic():
+                        outbox.enqueue(make_skill, "rolled-back")
+                        raise RuntimeError
+                except RuntimeError:
+                    pass
+                rows.append(outbox.enqueue(make_skill, "batch-n", queue="notifications"))
+        default_ids = django_rq.get_queue("default").job_ids
+        notification_ids = django_rq.get_queue("notifications").job_ids
+        for name in ("default", "notifications"):
+            django_rq.get_queue(name).empty()
+    assert default_ids == [f"outbox-{rows[0].pk}", f"outbox-{rows[1].pk}"]
+    assert notification_ids == [f"outbox-{rows[2].pk}"]
+    assert JobOutbox.objects.count() == 3
+    assert set(JobOutbox.objects.values_list("status", "rq_job_id")) == {
+        (JobOutbox.Status.DISPATCHED, f"outbox-{row.pk}") for row in rows
+    }
