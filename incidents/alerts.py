@@ -214,6 +214,12 @@ def _status(value) -> str:
     return status
 
 
+def _web_url(value) -> str:
+    """A sender's link back to its source, kept only when it is http(s) (never javascript:)."""
+    url = str(value or "").strip()[:2000]
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
 def parse_prometheus_style(body: dict, *, source: str) -> list[ParsedAlert]:
     """Alertmanager (version 4) and Grafana unified alerting share this shape."""
     if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
@@ -249,7 +255,7 @@ def parse_prometheus_style(body: dict, *, source: str) -> list[ParsedAlert]:
                 fingerprint=str(raw.get("fingerprint") or "")[:64] or labels_hash(labels),
                 starts_at=starts_at,
                 ends_at=parse_time(raw.get("endsAt"), name=f"alerts[{index}].endsAt"),
-                generator_url=str(raw.get("generatorURL") or "")[:2000],
+                generator_url=_web_url(raw.get("generatorURL")),
                 group_key=group_key,
             )
         )
@@ -280,7 +286,7 @@ def parse_generic(body: dict, *, default_source: str = "api") -> ParsedAlert:
         fingerprint=fingerprint,
         starts_at=parse_time(body.get("fired_at"), name="fired_at"),
         ends_at=parse_time(body.get("resolved_at"), name="resolved_at"),
-        generator_url=str(body.get("generator_url") or "")[:2000],
+        generator_url=_web_url(body.get("generator_url")),
         keyed_by_start=False,
     )
 

@@ -104,7 +104,7 @@ def sla_report_csv(request):
         f'attachment; filename="sla-report-{report.start:%Y%m%d}-{report.end:%Y%m%d}.csv"'
     )
     response.write("\ufeff")  # so Excel opens the UTF-8 (Chinese) text correctly
-    writer = csv.writer(response)
+    writer = _SafeWriter(csv.writer(response))
     writer.writerow(
         [
             _("Group"),
@@ -172,3 +172,23 @@ def sla_report_csv(request):
             ]
         )
     return response
+
+
+class _SafeWriter:
+    """A CSV writer that keeps text from being read as a formula by spreadsheets (a customer
+    name like ``=HYPERLINK(...)``): such a cell gets a leading apostrophe (OWASP's advice)."""
+
+    FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def writerow(self, row):
+        self.writer.writerow(
+            [
+                f"'{value}"
+                if isinstance(value, str) and value.startswith(self.FORMULA_START)
+                else value
+                for value in row
+            ]
+        )

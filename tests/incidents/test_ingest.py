@@ -250,3 +250,17 @@ def test_a_large_payload_is_stored_in_a_constant_number_of_queries(
     escalate = {"alerts": [_am_alert("seen-5", severity="critical")]}
     process_payload(payload_receive(integration=integration, body=escalate).pk)
     assert Incident.objects.get().alerts.get().labels["key"] == "seen-5"
+
+
+def test_source_links_are_kept_only_when_they_are_web_links(alertmanager):
+    from incidents.alerts import payload_receive, process_payload
+
+    integration, _token = alertmanager
+    alerts = [
+        {**_am_alert("web"), "generatorURL": "https://prometheus.example/graph?g0.expr=up"},
+        {**_am_alert("script"), "generatorURL": "javascript:alert(1)"},
+        {**_am_alert("data"), "generatorURL": " JAVASCRIPT:alert(1)"},
+    ]
+    process_payload(payload_receive(integration=integration, body={"alerts": alerts}).pk)
+    links = dict(Alert.objects.values_list("labels__key", "generator_url"))
+    assert links == {"web": "https://prometheus.example/graph?g0.expr=up", "script": "", "data": ""}

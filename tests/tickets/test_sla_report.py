@@ -149,3 +149,15 @@ def test_audit_pages_show_live_sla_evidence(login, auditor, acme, acme_user):
     overview = login(auditor).get("/audit/").content.decode()
     assert "Some evidence is missing" in overview  # email and API made no tickets yet
     assert "SPT-002" in login(auditor).get("/audit/SPT-002/").content.decode()
+
+
+def test_csv_cells_never_start_a_formula(login, manager, acme, acme_user):
+    acme.name = '=HYPERLINK("http://evil.example","click")'
+    acme.save(update_fields=["name"])
+    new(acme, acme_user, minutes=0)
+    with at(60 * 24 * 3):
+        response = login(manager).get("/sla/report.csv?start=2026-03-01&end=2026-03-04")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    names = [row[1] for row in rows if row and row[0] == "Customer"]
+    assert names == ['\'=HYPERLINK("http://evil.example","click")']
+    assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)
