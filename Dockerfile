@@ -4,10 +4,12 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=spt_portal.settings \
-    STATIC_ROOT=/app/staticfiles
+    STATIC_ROOT=/app/staticfiles \
+    MEDIA_ROOT=/app/media
 
 WORKDIR /app
-RUN useradd --create-home --uid 10001 spt
+# Uploaded files: a volume in docker-compose.yml, created owned by spt from this folder.
+RUN useradd --create-home --uid 10001 spt && mkdir -p /app/media && chown spt:spt /app/media
 
 COPY pyproject.toml README.md ./
 COPY spt_portal spt_portal

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
 
-.PHONY: run setup test bench lint format messages extract-messages clean
+.PHONY: run setup test test-faults bench lint format messages extract-messages clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ run: $(VENV)/.installed-run
 ## make test: the whole suite (SQLite + embedded Redis unless DATABASE_URL/REDIS_URL are set)
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make test-faults: Redis down, PostgreSQL restart, killed workers (own servers; docs/security.md)
+test-faults: $(VENV)/.installed-dev
+	$(PY) -m pytest -m faults tests/faults $(PYTEST_ARGS)
 
 ## make bench: 100,000 tickets in PostgreSQL, gunicorn + wrk; see bench/README.md
 ## (BENCH_ARGS="--reseed" seeds again; "--only engineer_queue" runs one row and the floor)

@@ -22,8 +22,10 @@ SUPPORT_REGION = {"aws": "us-east-1", "aws-cn": "cn-north-1"}
 
 
 def _config() -> Config:
+    # total_max_attempts counts the first request, as AWS_MAX_ATTEMPTS does in the AWS SDKs;
+    # botocore's "max_attempts" would count only the retries (one request more).
     return Config(
-        retries={"mode": "standard", "max_attempts": settings.AWS_MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": settings.AWS_MAX_ATTEMPTS},
         connect_timeout=10,
         read_timeout=30,
     )
@@ -78,11 +80,36 @@ def clear_credential_cache() -> None:
         _cache.clear()
 
 
+# AWS refused the role's temporary credentials themselves (expired early, e.g. on a skewed
+# clock; the role deleted or its trust changed): they must not be reused until they expire.
+REFUSED_CREDENTIALS = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "AccessDenied",
+    "AccessDeniedException",
+}
+
+
+def forget_credentials(account: CustomerAWSAccount) -> None:
+    with _lock:
+        _cache.pop((account.partition, account.role_arn), None)
+
+
+def _forget_when_refused(account: CustomerAWSAccount):
+    def handler(parsed=None, **kwargs):
+        if (parsed or {}).get("Error", {}).get("Code") in REFUSED_CREDENTIALS:
+            forget_credentials(account)
+
+    return handler
+
+
 def _client_in_account(service: str, account: CustomerAWSAccount, region: str):
     if not account.role_arn:
         raise ValueError(f"account {account.account_id} has no IAM role ARN")
     credentials = _assumed_credentials(account)
-    return boto3.client(
+    client = boto3.client(
         service,
         region_name=region,
         aws_access_key_id=credentials["AccessKeyId"],
@@ -91,6 +118,8 @@ def _client_in_account(service: str, account: CustomerAWSAccount, region: str):
         endpoint_url=_endpoint(),
         config=_config(),
     )
+    client.meta.events.register("after-call", _forget_when_refused(account))
+    return client
 
 
 def support_client(account: CustomerAWSAccount):

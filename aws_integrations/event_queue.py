@@ -13,7 +13,7 @@ import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from spt_portal.models import CustomerAWSAccount
@@ -130,12 +130,36 @@ def _to_dead_letter(client, message) -> None:
         logger.error("event queue: could not move a malformed message to the DLQ: %s", exc)
 
 
+# While the database is down the consumer waits this long between checks.
+DATABASE_RETRY_SECONDS = 5
+
+
+def _check_database() -> None:
+    """Raise DatabaseError unless the database answers. A connection it dropped (restart,
+    failover) is replaced here, as Django does around each request; and nothing is
+    received while it is down, so no message moves towards the dead-letter queue."""
+    close_old_connections()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
 def consume_forever(*, stop=lambda: False) -> None:
-    """The long-running consumer (one process): long-polls until told to stop."""
+    """The long-running consumer (one process): long-polls until told to stop. AWS and
+    database errors never end it: it waits and tries again; a message it received but
+    could not store comes back after the queue's visibility timeout."""
     client = partner_client("sqs")
     while not stop():
         try:
+            _check_database()
             consume_once(client=client)
         except (ClientError, BotoCoreError) as exc:
             logger.error("event queue: receive failed: %s; retrying in 10 s", exc)
             time.sleep(10)
+        except DatabaseError as exc:
+            logger.error(
+                "event queue: database unavailable: %s; retrying in %s s",
+                str(exc).strip(),
+                DATABASE_RETRY_SECONDS,
+            )
+            connection.close()
+            time.sleep(DATABASE_RETRY_SECONDS)

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from redis.exceptions import LockError, RedisError
 
 from spt_portal import outbox
 from spt_portal.models import CustomerAWSAccount, SupportPlan
@@ -48,6 +49,28 @@ OWN_ECHO_WINDOW = timedelta(minutes=15)
 NO_PLAN = "SubscriptionRequiredException"
 NOT_FOUND = "not-found"
 NOT_FOUND_CODES = {"CaseIdNotFound"}
+# Errors of AWS itself or of the whole account (its role, credentials or support plan), not
+# of the reply: they clear without any change to it, so a reply waiting for them is never
+# given up (it is retried with the backoff, at most every two hours).
+PASSING_ERRORS = {
+    NO_PLAN,
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "AccessDenied",
+    "AccessDeniedException",
+    "NoSuchEntity",
+}
+PUSH_MAX_ATTEMPTS = 8
 # Error codes a local emulator answers for operations it does not implement.
 EMULATOR_GAPS = {
     "NotImplemented",
@@ -99,6 +122,15 @@ def _error_code(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code", "ClientError")
     return type(exc).__name__
+
+
+def _passes(exc: Exception) -> bool:
+    """True for an error that goes away by itself or once the account is fixed: AWS
+    throttling or failing (5xx), the connection, the role, the credentials, the plan."""
+    if not isinstance(exc, ClientError):
+        return True  # no connection, no credentials, no role ARN yet
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return status >= 500 or _error_code(exc) in PASSING_ERRORS
 
 
 # --- creating a case from a ticket -------------------------------------------------------
@@ -180,9 +212,25 @@ def case_create(
 # --- polling ---------------------------------------------------------------------------
 
 
+# An account's poll lock lives this long and is renewed after every case: a poller killed
+# mid-poll (OOM killer, deploy, lost host) keeps the account for two minutes at most, so
+# the next poll (every AWS_SUPPORT_POLL_MINUTES) is not skipped because of it.
+POLL_LOCK_SECONDS = 120
+
+
 class Counts:
     def __init__(self):
         self.cases = self.tickets = self.comments = 0
+
+
+def _renew(lock, account: CustomerAWSAccount) -> None:
+    """Extend the poll lock by POLL_LOCK_SECONDS from now."""
+    try:
+        lock.reacquire()
+    except (LockError, RedisError) as exc:
+        # Expired (one case took longer than the lock) or Redis is away: another poller
+        # may sync the account meanwhile, which is safe (cases are row-locked), only wasteful.
+        logger.warning("support poll lock for %s not renewed: %s", account.account_id, exc)
 
 
 def poll_account(account: CustomerAWSAccount, *, client=None) -> SyncRun:
@@ -192,7 +240,7 @@ def poll_account(account: CustomerAWSAccount, *, client=None) -> SyncRun:
 
     run = SyncRun.objects.create(kind=SyncRun.Kind.SUPPORT_POLL, account=account)
     lock = django_rq.get_connection("aws").lock(
-        f"spt:support-poll:{account.pk}", timeout=30 * 60, blocking=False
+        f"spt:support-poll:{account.pk}", timeout=POLL_LOCK_SECONDS, blocking=False
     )
     if not lock.acquire(blocking=False):
         _close(run, SyncRun.Outcome.SKIPPED, "another poller holds this account")
@@ -209,8 +257,10 @@ def poll_account(account: CustomerAWSAccount, *, client=None) -> SyncRun:
                 for case in page.get("cases", []):
                     listed.setdefault(case["caseId"], case)
         seen = set(listed)
+        _renew(lock, account)
         for case in listed.values():
             sync_case(account, case, client=client, counts=counts)
+            _renew(lock, account)
         # Linked cases open at the last poll but not listed now: resolved at AWS.
         vanished = list(
             SupportCase.objects.filter(account=account)
@@ -221,6 +271,7 @@ def poll_account(account: CustomerAWSAccount, *, client=None) -> SyncRun:
         for start in range(0, len(vanished), 100):
             for case in _describe_by_id(account, client, vanished[start : start + 100]):
                 sync_case(account, case, client=client, counts=counts)
+                _renew(lock, account)
     except (ClientError, BotoCoreError, ValueError) as exc:
         code = _error_code(exc)
         if code == NO_PLAN:
@@ -244,6 +295,12 @@ def poll_account(account: CustomerAWSAccount, *, client=None) -> SyncRun:
             logger.debug("support poll lock for %s already gone", account.pk)
     if account.support_api_error:
         CustomerAWSAccount.objects.filter(pk=account.pk).update(support_api_error="")
+    if account.support_plan == SupportPlan.BASIC:
+        # The Support API answers only with a Business or Enterprise plan: "basic" (set when
+        # it refused) is out of date. Which plan it is now, the connection test tells.
+        CustomerAWSAccount.objects.filter(pk=account.pk, support_plan=SupportPlan.BASIC).update(
+            support_plan=SupportPlan.UNKNOWN
+        )
     _close(run, SyncRun.Outcome.OK, "", counts)
     logger.info(
         "support poll of %s: %s cases, %s tickets created, %s comments imported",
@@ -499,7 +556,9 @@ def queue_push(comment: Comment) -> CasePush | None:
 
 
 def push(push_id: int, *, client=None) -> str:
-    """Send one queued comment (idempotent; retried with backoff on failure)."""
+    """Send one queued comment (idempotent; retried with backoff on failure). It is given
+    up (status failed) only after PUSH_MAX_ATTEMPTS errors about the reply itself; while
+    AWS or the account fails, it stays pending and is sent once the error clears."""
     with transaction.atomic():
         item = (
             CasePush.objects.select_for_update()
@@ -516,7 +575,7 @@ def push(push_id: int, *, client=None) -> str:
             )
         except (ClientError, BotoCoreError, ValueError) as exc:
             item.last_error = f"{_error_code(exc)}: {exc}"[:2000]
-            give_up = item.attempts >= 8
+            give_up = item.attempts >= PUSH_MAX_ATTEMPTS and not _passes(exc)
             item.status = CasePush.Status.FAILED if give_up else CasePush.Status.PENDING
             item.next_attempt_at = timezone.now() + timedelta(minutes=min(2**item.attempts, 120))
             item.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])

@@ -1,0 +1,1 @@
+"""Fault tests: the portal under broken servers and killed processes (marker ``faults``)."""
