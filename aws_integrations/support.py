@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -596,12 +597,20 @@ def push(push_id: int, *, client=None) -> str:
     return "sent"
 
 
+# A push never tried this long after its comment lost its first job (Redis lost it, or the
+# worker died running it): the sweep sends it.
+PUSH_FIRST_JOB_GRACE = timedelta(minutes=10)
+
+
 def due_pushes(now=None) -> list[int]:
     now = now or timezone.now()
     return list(
-        CasePush.objects.filter(
-            status=CasePush.Status.PENDING, attempts__gt=0, next_attempt_at__lte=now
-        ).values_list("id", flat=True)[:500]
+        CasePush.objects.filter(status=CasePush.Status.PENDING)
+        .filter(
+            Q(attempts__gt=0, next_attempt_at__lte=now)
+            | Q(attempts=0, comment__created_at__lte=now - PUSH_FIRST_JOB_GRACE)
+        )
+        .values_list("id", flat=True)[:500]
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 from botocore.stub import Stubber
 from django.core import mail
 from django.db import connection
+from django.utils import timezone
 
 from aws_integrations import support
 from aws_integrations.models import CasePush, SupportCase, SyncRun
@@ -250,6 +251,23 @@ def test_failed_push_is_kept_and_retried(account, engineer):
     item.refresh_from_db()
     assert item.status == "pending" and "ThrottlingException" in item.last_error
     assert item.next_attempt_at is not None
+
+
+def test_a_push_whose_first_job_was_lost_is_swept_up(account, engineer):
+    """Redis lost the push's job (or the worker died running it): never tried, the sweep
+    finds it once its comment is ten minutes old."""
+    client, stubber = stubbed()
+    cid = "case-123456789012-muen-2026-lost00"
+    expect_list(stubber, [case(cid, days_ago=1)])
+    expect_comms(stubber, cid, [[]])
+    with stubber:
+        support.poll_account(account, client=client)
+    comment = services.comment_add(ticket=Ticket.objects.get(), author=engineer, body="x")
+    item = CasePush.objects.get(comment=comment)
+    CasePush.objects.filter(pk=item.pk).update(attempts=0, status="pending", sent_at=None)
+    assert item.pk not in support.due_pushes()
+    later = timezone.now() + support.PUSH_FIRST_JOB_GRACE + timedelta(seconds=1)
+    assert item.pk in support.due_pushes(now=later)
 
 
 def test_missing_support_plan_is_shown_not_retried_forever(account):
