@@ -2,9 +2,9 @@
 
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
-from pydantic import ConfigDict
 
 from spt_portal import access
+from spt_portal.api import PathText, Strict, responses
 from spt_portal.models import CustomerAWSAccount
 from tickets.models import Ticket
 
@@ -13,8 +13,7 @@ from . import support
 router = Router(tags=["aws support"])
 
 
-class CaseIn(Schema):
-    model_config = ConfigDict(extra="forbid")
+class CaseIn(Strict):
     account_id: str = Field(..., pattern=r"^\d{12}$", description="the customer's AWS account id")
     service_code: str = Field(..., max_length=100)
     category_code: str = Field(..., max_length=100)
@@ -42,10 +41,10 @@ class Error(Schema):
 
 @router.post(
     "/{number}/aws-case",
-    response={201: CaseOut, 400: Error, 403: Error, 404: Error},
+    response=responses({201: CaseOut, 400: Error}, 403, 404, 413),
     summary="Open an AWS Support case for a ticket (staff)",
 )
-def open_case(request, number: str, payload: CaseIn):
+def open_case(request, number: PathText, payload: CaseIn):
     if not access.is_engineer_or_manager(request.user):
         return Status(403, {"detail": "Only engineers and managers open AWS Support cases."})
     ticket = get_object_or_404(Ticket.objects.select_related("customer"), number=number)

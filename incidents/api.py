@@ -14,9 +14,9 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import PaginationBase, paginate
-from pydantic import ConfigDict
 
 from spt_portal import access
+from spt_portal.api import RowId, Strict, responses
 from spt_portal.models import User
 
 from . import alerts, metrics, paging, selectors, services
@@ -45,10 +45,6 @@ def _writer(request) -> None:
     _staff(request)
     if not access.is_engineer_or_manager(request.user):
         raise PermissionDenied("This token is read-only.")
-
-
-class Strict(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Error(Schema):
@@ -124,7 +120,7 @@ class AlertFilters(Schema):
     fingerprint: str | None = None
 
 
-@alerts_router.get("", response=list[AlertOut], summary="List alerts")
+@alerts_router.get("", response=responses(list[AlertOut], 403), summary="List alerts")
 @paginate(SizePagination)
 def list_alerts(request, filters: Query[AlertFilters]):
     _staff(request)
@@ -142,7 +138,7 @@ def list_alerts(request, filters: Query[AlertFilters]):
 
 @alerts_router.post(
     "",
-    response={200: AlertOut, 201: AlertOut, 400: Error, 403: Error},
+    response=responses({200: AlertOut, 201: AlertOut, 400: Error}, 403, 413),
     summary="Report an alert (seed 004's generic JSON)",
 )
 def create_alert(request, payload: AlertIn):
@@ -158,7 +154,7 @@ def create_alert(request, payload: AlertIn):
     return Status(201 if outcome == "new" else 200, alert)
 
 
-@alerts_router.get("/{alert_id}", response=AlertOut, summary="Read an alert")
+@alerts_router.get("/{alert_id}", response=responses(AlertOut, 403, 404), summary="Read an alert")
 def get_alert(request, alert_id: int):
     _staff(request)
     return get_object_or_404(Alert.objects.select_related("incident"), pk=alert_id)
@@ -180,7 +176,7 @@ class IncidentIn(Strict):
     subcategory: str = Field("", max_length=100)
     service: str = Field("", max_length=200)
     source: Literal["manual", "monitoring", "api", "alert", "ticket"] = "api"
-    alert_ids: list[int] = Field(default_factory=list)
+    alert_ids: list[RowId] = Field(default_factory=list)
 
 
 class IncidentUpdate(Strict):
@@ -265,7 +261,7 @@ def _incident(incident_id: int) -> Incident:
     return get_object_or_404(selectors.incidents_with_people(), pk=incident_id)
 
 
-@router.get("", response=list[IncidentOut], summary="List incidents")
+@router.get("", response=responses(list[IncidentOut], 403), summary="List incidents")
 @paginate(SizePagination)
 def list_incidents(request, filters: Query[IncidentFilters]):
     _staff(request)
@@ -284,7 +280,11 @@ def list_incidents(request, filters: Query[IncidentFilters]):
     return queryset.order_by("-detected_at", "-id")
 
 
-@router.post("", response={201: IncidentOut, 400: Error, 403: Error}, summary="Create an incident")
+@router.post(
+    "",
+    response=responses({201: IncidentOut, 400: Error}, 403, 413),
+    summary="Create an incident",
+)
 def create_incident(request, payload: IncidentIn):
     _writer(request)
     level = payload.level or PRIORITY_TO_LEVEL.get(payload.priority or "", Level.P2)
@@ -313,13 +313,13 @@ class EscalateIn(Strict):
     incident_id: int
     escalation_level: int = Field(..., ge=1, le=10)
     reason: str = Field(..., min_length=1, max_length=2000)
-    notify_users: list[int] = Field(default_factory=list)
+    notify_users: list[RowId] = Field(default_factory=list)
     auto_assign: bool = False
 
 
 @router.post(
     "/escalate",
-    response={200: IncidentOut, 400: Error, 403: Error, 404: Error},
+    response=responses({200: IncidentOut, 400: Error}, 403, 404, 413),
     summary="Escalate an incident (seed 002)",
 )
 def escalate(request, payload: EscalateIn):
@@ -345,7 +345,11 @@ class MonitoringIn(Strict):
     category: str | None = None
 
 
-@router.post("/monitoring", response={200: dict, 400: Error}, summary="Incident statistics")
+@router.post(
+    "/monitoring",
+    response=responses({200: dict, 400: Error}, 403, 413),
+    summary="Incident statistics",
+)
 def monitoring(request, payload: MonitoringIn):
     """Seed 002 "获取监控数据": counts by status and level, MTTD/MTTA/MTTR and metrics of
     the incidents detected in the window."""
@@ -416,7 +420,9 @@ def _page(page_id: int) -> Page:
 
 
 @router.post(
-    "/alerts", response={201: PageOut, 400: Error, 403: Error, 404: Error}, summary="Page people"
+    "/alerts",
+    response=responses({201: PageOut, 400: Error}, 403, 404, 413),
+    summary="Page people",
 )
 def create_page(request, payload: PageIn):
     _writer(request)
@@ -436,7 +442,7 @@ def create_page(request, payload: PageIn):
     return Status(201, _page(page.pk))
 
 
-@router.get("/alerts/active", response=list[PageOut], summary="Active pages")
+@router.get("/alerts/active", response=responses(list[PageOut], 403), summary="Active pages")
 @paginate(SizePagination)
 def active_pages(request):
     _staff(request)
@@ -447,14 +453,20 @@ def active_pages(request):
     )
 
 
-@router.post("/alerts/{page_id}/acknowledge", response=PageOut, summary="Acknowledge a page")
+@router.post(
+    "/alerts/{page_id}/acknowledge",
+    response=responses(PageOut, 403, 404),
+    summary="Acknowledge a page",
+)
 def acknowledge_page(request, page_id: int):
     _writer(request)
     page = paging.page_acknowledge(page=_page(page_id), actor=request.user)
     return _page(page.pk)
 
 
-@router.post("/alerts/{page_id}/resolve", response=PageOut, summary="Resolve a page")
+@router.post(
+    "/alerts/{page_id}/resolve", response=responses(PageOut, 403, 404), summary="Resolve a page"
+)
 def resolve_page(request, page_id: int):
     _writer(request)
     page = paging.page_resolve(page=_page(page_id), actor=request.user)
@@ -464,7 +476,7 @@ def resolve_page(request, page_id: int):
 # --- one incident (after the fixed paths above) ----------------------------------------
 
 
-@router.get("/{incident_id}", response=IncidentOut, summary="Read an incident")
+@router.get("/{incident_id}", response=responses(IncidentOut, 403, 404), summary="Read an incident")
 def get_incident(request, incident_id: int):
     _staff(request)
     return _incident(incident_id)
@@ -472,7 +484,7 @@ def get_incident(request, incident_id: int):
 
 @router.put(
     "/{incident_id}",
-    response={200: IncidentOut, 400: Error, 403: Error, 404: Error},
+    response=responses({200: IncidentOut, 400: Error}, 403, 404, 413),
     summary="Update an incident",
 )
 def update_incident(request, incident_id: int, payload: IncidentUpdate):
@@ -509,7 +521,9 @@ def _apply_update(request, incident, data) -> None:
         )
 
 
-@router.delete("/{incident_id}", response={405: Error, 404: Error}, summary="(not allowed)")
+@router.delete(
+    "/{incident_id}", response=responses({405: Error}, 403, 404), summary="(not allowed)"
+)
 def delete_incident(request, incident_id: int):
     _writer(request)
     _incident(incident_id)
@@ -518,7 +532,7 @@ def delete_incident(request, incident_id: int):
     )
 
 
-@router.get("/{incident_id}/impact", response=dict, summary="Impact analysis")
+@router.get("/{incident_id}/impact", response=responses(dict, 403, 404), summary="Impact analysis")
 def impact(request, incident_id: int):
     """Seed 002 "分析事件影响": duration, affected customers and tickets, alerts by level,
     services, and whether the level's targets were met."""
@@ -526,7 +540,11 @@ def impact(request, incident_id: int):
     return metrics.impact_of(_incident(incident_id), now=timezone.now())
 
 
-@router.get("/{incident_id}/timeline", response=list[dict], summary="The incident's timeline")
+@router.get(
+    "/{incident_id}/timeline",
+    response=responses(list[dict], 403, 404),
+    summary="The incident's timeline",
+)
 def incident_timeline(request, incident_id: int):
     _staff(request)
     incident = _incident(incident_id)
@@ -551,7 +569,7 @@ class CollectedSeries(Schema):
 
 @router.post(
     "/{incident_id}/metrics/collect",
-    response={200: list[CollectedSeries], 403: Error, 404: Error},
+    response=responses(list[CollectedSeries], 403, 404),
     summary="Collect the incident's metrics from Prometheus (seed 002)",
 )
 def collect_metrics(request, incident_id: int):
@@ -567,7 +585,11 @@ def collect_metrics(request, incident_id: int):
     ]
 
 
-@router.get("/{incident_id}/metrics", response=list[dict], summary="The incident's metrics")
+@router.get(
+    "/{incident_id}/metrics",
+    response=responses(list[dict], 403, 404),
+    summary="The incident's metrics",
+)
 def incident_metrics(request, incident_id: int):
     _staff(request)
     return [

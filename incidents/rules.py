@@ -67,6 +67,8 @@ DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?
 ACTION_TYPES = ("escalate", "notify", "assign", "change_status", "collect_metric")
 CHANNELS = ("email", "sms", "slack", "webhook")
 TICKET_PRIORITIES = ("critical", "high", "medium", "low")
+# Longer ages make "now - duration" leave the calendar (and mean nothing for a rule).
+MAX_DURATION = timedelta(days=100 * 365)
 
 
 class RuleError(ValueError):
@@ -111,8 +113,17 @@ def parse_duration(text) -> timedelta:
             _("Unknown duration %(value)r: use a number with w, d, h, m or s, e.g. 24h.")
             % {"value": text}
         )
+    too_long = RuleError(
+        _("Duration %(value)r is too long: at most %(days)d days.")
+        % {"value": text, "days": MAX_DURATION.days}
+    )
+    if any(len(group or "") > 12 for group in match.groups()):
+        raise too_long  # and int() refuses numbers of 4,300 digits or more
     weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    total = (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total > MAX_DURATION.total_seconds():
+        raise too_long
+    return timedelta(seconds=total)
 
 
 def time_fields(target: str) -> list[str]:
@@ -125,6 +136,17 @@ def time_fields(target: str) -> list[str]:
 
 def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _has_nul(value) -> bool:
+    """A NUL character anywhere: PostgreSQL stores it neither in JSON nor in text."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 # --- validation ----------------------------------------------------------------------
@@ -151,6 +173,9 @@ def validate_conditions(target: str, conditions) -> list[str]:
                 _("Condition %(name)r needs a value or a list of values.") % {"name": name}
             )
             continue
+        if _has_nul(values):
+            errors.append(_("Condition %(name)r contains a NUL character.") % {"name": name})
+            continue
         allowed = fields[name].values
         unknown = [v for v in values if allowed is not None and str(v) not in allowed]
         if unknown:
@@ -176,7 +201,8 @@ def _validate_time(target: str, value) -> list[str]:
             _("Unknown time field %(name)r; one of %(known)s.")
             % {"name": value.get("field"), "known": ", ".join(time_fields(target))}
         )
-    if value.get("operator") not in OPERATORS:
+    operator = value.get("operator")
+    if not isinstance(operator, str) or operator not in OPERATORS:
         errors.append(
             _("Unknown operator %(op)r; one of %(known)s.")
             % {"op": value.get("operator"), "known": ", ".join(OPERATORS)}
@@ -205,6 +231,8 @@ def validate_actions(target: str, actions) -> list[str]:
             )
             continue
         problem = _ACTION_CHECKS[action["type"]](target, action)
+        if not problem and _has_nul(action):
+            problem = _("it contains a NUL character.")
         if problem:
             errors.append(f"{prefix} ({action['type']}): {problem}")
     return errors

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from spt_portal import access
+from spt_portal.ids import row_id
 from tickets.models import Ticket
 
 from . import alerts, metrics, paging, prometheus, selectors, services, targets
@@ -106,7 +107,7 @@ def alert_action(request):
     """The list's batch form: acknowledge, ignore, create an incident, link to one."""
     _worker(request)
     action = request.POST.get("action", "")
-    ids = [int(i) for i in request.POST.getlist("alert") if i.isdigit()]
+    ids = [pk for pk in map(row_id, request.POST.getlist("alert")) if pk is not None]
     selected = list(Alert.objects.filter(pk__in=ids).order_by("starts_at"))
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
@@ -143,8 +144,8 @@ def alert_action(request):
         messages.success(request, _("Incident %(number)s opened.") % {"number": incident.number})
         return redirect(incident.get_absolute_url())
     elif action == "link":
-        chosen = request.POST.get("incident", "")
-        incident = Incident.objects.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        chosen = row_id(request.POST.get("incident"))
+        incident = Incident.objects.filter(pk=chosen).first() if chosen else None
         if incident is None:
             messages.error(request, _("Choose the incident to link to."))
             return redirect(back)

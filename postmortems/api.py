@@ -12,9 +12,10 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from incidents.api import Error, SizePagination, Strict
+from incidents.api import Error, SizePagination
 from incidents.models import Incident
 from spt_portal import access
+from spt_portal.api import RowId, Strict, responses
 from spt_portal.models import User
 from tickets.models import Ticket
 
@@ -154,7 +155,7 @@ class PostmortemFilters(Schema):
     overdue: bool | None = Field(
         None, description="drafts 48 h after recovery, or with overdue action items"
     )
-    incident_id: int | None = None
+    incident_id: RowId | None = None
 
 
 class PostmortemIn(Strict):
@@ -176,7 +177,7 @@ class PostmortemUpdate(Strict):
     to_improve: str | None = Field(None, max_length=100_000)
     lessons: str | None = Field(None, max_length=100_000)
     customer_summary: str | None = Field(None, max_length=20_000)
-    participant_ids: list[int] | None = None
+    participant_ids: list[RowId] | None = None
     meeting_at: datetime | None = Field(None, description="sends iCal invitations")
 
 
@@ -217,7 +218,7 @@ def _user(user_id: int | None):
     return get_object_or_404(User, pk=user_id)
 
 
-@router.get("", response=list[PostmortemSummaryOut], summary="List postmortems")
+@router.get("", response=responses(list[PostmortemSummaryOut], 403), summary="List postmortems")
 @paginate(SizePagination)
 def list_postmortems(request, filters: Query[PostmortemFilters]):
     _staff(request)
@@ -249,7 +250,7 @@ def list_postmortems(request, filters: Query[PostmortemFilters]):
 
 @router.post(
     "",
-    response={200: PostmortemOut, 201: PostmortemOut, 400: Error, 403: Error, 404: Error},
+    response=responses({200: PostmortemOut, 201: PostmortemOut, 400: Error}, 403, 404, 413),
     summary="Create the postmortem of an incident (the existing one, 200, if it has one)",
 )
 def create_postmortem(request, payload: PostmortemIn):
@@ -262,7 +263,9 @@ def create_postmortem(request, payload: PostmortemIn):
     return Status(201 if created else 200, _postmortem(request, postmortem.pk))
 
 
-@router.get("/{postmortem_id}", response=PostmortemOut, summary="Read a postmortem")
+@router.get(
+    "/{postmortem_id}", response=responses(PostmortemOut, 403, 404), summary="Read a postmortem"
+)
 def get_postmortem(request, postmortem_id: int):
     _staff(request)
     return _postmortem(request, postmortem_id)
@@ -270,7 +273,7 @@ def get_postmortem(request, postmortem_id: int):
 
 @router.put(
     "/{postmortem_id}",
-    response={200: PostmortemOut, 400: Error, 403: Error, 404: Error, 409: Error},
+    response=responses({200: PostmortemOut, 400: Error, 409: Error}, 403, 404, 413),
     summary="Update a postmortem's sections, participants or meeting",
 )
 def update_postmortem(request, postmortem_id: int, payload: PostmortemUpdate):
@@ -307,7 +310,7 @@ def update_postmortem(request, postmortem_id: int, payload: PostmortemUpdate):
 
 @router.post(
     "/{postmortem_id}/transition",
-    response={200: PostmortemOut, 400: Error, 403: Error, 404: Error},
+    response=responses({200: PostmortemOut, 400: Error}, 403, 404, 413),
     summary="Move a postmortem: draft → in_review → approved (managers) → published",
 )
 def transition(request, postmortem_id: int, payload: TransitionIn):
@@ -327,7 +330,7 @@ def transition(request, postmortem_id: int, payload: TransitionIn):
 
 @router.post(
     "/{postmortem_id}/action-items",
-    response={201: ActionItemOut, 400: Error, 403: Error, 404: Error},
+    response=responses({201: ActionItemOut, 400: Error}, 403, 404, 413),
     summary="Add an action item",
 )
 def add_action_item(request, postmortem_id: int, payload: ActionItemIn):
@@ -355,7 +358,7 @@ def add_action_item(request, postmortem_id: int, payload: ActionItemIn):
 
 @router.put(
     "/{postmortem_id}/action-items/{item_id}",
-    response={200: ActionItemOut, 400: Error, 403: Error, 404: Error},
+    response=responses({200: ActionItemOut, 400: Error}, 403, 404, 413),
     summary="Update an action item (owner, due date, priority, status)",
 )
 def update_action_item(request, postmortem_id: int, item_id: int, payload: ActionItemUpdate):
@@ -377,7 +380,7 @@ def update_action_item(request, postmortem_id: int, item_id: int, payload: Actio
 
 @router.post(
     "/{postmortem_id}/comments",
-    response={201: CommentOut, 400: Error, 403: Error, 404: Error},
+    response=responses({201: CommentOut, 400: Error}, 403, 404, 413),
     summary="Add a review comment",
 )
 def add_comment(request, postmortem_id: int, payload: CommentIn):

@@ -2,7 +2,7 @@
 between two instants. Pure functions over a BusinessCalendar (or None = 24x7)."""
 
 import zoneinfo
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
 import holidays
@@ -28,19 +28,24 @@ def is_working_day(day: date, calendar: BusinessCalendar) -> bool:
     return day.weekday() in calendar.working_weekdays
 
 
-def _windows(start: datetime, calendar: BusinessCalendar):
-    """Working windows [open, close) in UTC-aware datetimes, from the day of ``start``."""
+def _windows(start: datetime, calendar: BusinessCalendar, until: datetime | None = None):
+    """Working windows [open, close) in UTC-aware datetimes, from the day of ``start`` to
+    the day of ``until`` (when given), else for at most MAX_DAYS days."""
     tz = zoneinfo.ZoneInfo(calendar.timezone)
     day = start.astimezone(tz).date()
+    last = day + timedelta(days=MAX_DAYS - 1) if until is None else until.astimezone(tz).date()
     opens, closes = _as_time(calendar.workday_start), _as_time(calendar.workday_end)
-    for _ in range(MAX_DAYS):
+    while day <= last:
         if is_working_day(day, calendar):
+            # In UTC: arithmetic on two datetimes of the same zone is wall-clock time, which
+            # would count a DST gap inside working hours as worked.
             yield (
-                datetime.combine(day, opens, tzinfo=tz),
-                datetime.combine(day, closes, tzinfo=tz),
+                datetime.combine(day, opens, tzinfo=tz).astimezone(UTC),
+                datetime.combine(day, closes, tzinfo=tz).astimezone(UTC),
             )
         day += timedelta(days=1)
-    raise ValueError(f"calendar {calendar} has no working time within {MAX_DAYS} days")
+    if until is None:
+        raise ValueError(f"calendar {calendar} has no working time within {MAX_DAYS} days")
 
 
 def _as_time(value) -> time:
@@ -74,7 +79,8 @@ def business_minutes_between(
     if calendar is None or calendar.is_24x7:
         return (end - start).total_seconds() / 60
     total = timedelta(0)
-    for opens, closes in _windows(start, calendar):
+    # Bounded by ``end``, not MAX_DAYS: a long span (a pause of years) is counted, not refused.
+    for opens, closes in _windows(start, calendar, until=end):
         if opens >= end:
             break
         begin, finish = max(opens, start), min(closes, end)

@@ -1,10 +1,15 @@
+import logging
 import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from . import access
+
+logger = logging.getLogger(__name__)
 
 
 class UserPreferencesMiddleware:
@@ -85,3 +90,41 @@ class ApiTrailingSlashMiddleware:
         if path.startswith(self.PREFIX) and path.endswith("/") and path.count("/") > 3:
             request.path_info = path.rstrip("/")
         return self.get_response(request)
+
+
+class RejectNulMiddleware:
+    """A NUL character in a query string or a form is refused with a 400 before any view.
+
+    No person types one; PostgreSQL cannot store or even compare text holding one, so a
+    search box or filter receiving it would otherwise fail with a 500 deep in a query.
+    The REST API answers the same input with a 422 of its own (spt_portal/api.py); webhooks
+    read their raw bodies and check them themselves.
+    """
+
+    SKIP = ("/api/", "/hooks/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith(self.SKIP) and self._has_nul(request):
+            logger.warning(
+                "refused %s %r: NUL character in the request", request.method, request.path
+            )
+            return HttpResponseBadRequest(
+                _("The request contains a NUL character."), content_type="text/plain; charset=utf-8"
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request) -> bool:
+        if "\x00" in request.path:
+            return True
+        data = [request.GET]
+        if request.content_type == "application/x-www-form-urlencoded":
+            data.append(request.POST)
+        return any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for query in data
+            for key, values in query.lists()
+        )

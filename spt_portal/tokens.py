@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 
 from django.utils import timezone
@@ -10,6 +11,7 @@ from django.utils import timezone
 from .models import APIToken, User
 
 logger = logging.getLogger(__name__)
+_PREFIX = re.compile(r"[0-9a-f]{12}")
 
 
 def _hash(token: str) -> str:
@@ -33,7 +35,9 @@ def api_token_revoke(*, token: APIToken) -> None:
 def user_for_token(token: str) -> User | None:
     """The active user a token belongs to, or None. Records the token's last use."""
     parts = token.split("_")
-    if len(parts) < 3 or parts[0] != "spt":
+    # The prefix is token_hex(6): anything else (a NUL byte, which PostgreSQL refuses in
+    # a query, included) is not a token and never reaches the database.
+    if len(parts) < 3 or parts[0] != "spt" or not _PREFIX.fullmatch(parts[1]):
         return None
     row = (
         APIToken.objects.select_related("user", "user__customer")

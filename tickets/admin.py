@@ -26,6 +26,7 @@ from spt_portal.admin_mixins import (
     EvidenceAdminMixin,
     FastActionCheckboxMixin,
 )
+from spt_portal.ids import row_id
 from spt_portal.models import User
 
 from . import knowledge, selectors, services
@@ -71,8 +72,8 @@ class AssigneeFilter(admin.SimpleListFilter):
             return queryset.filter(assignee=request.user)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value and value.isdigit():
-            return queryset.filter(assignee_id=int(value))
+        if row_id(value):
+            return queryset.filter(assignee_id=row_id(value))
         return queryset
 
 
@@ -155,8 +156,24 @@ class TicketAdminForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         customer, requester = cleaned.get("customer"), cleaned.get("requester")
-        if requester and customer and requester.customer_id not in (None, customer.pk):
+        # The requester and the CC contacts are emailed every public reply: another
+        # customer's people must never be. (The customer is read-only once the ticket exists.)
+        customer_id = customer.pk if customer else self.instance.customer_id
+        if customer_id is None:
+            return cleaned
+        if requester and requester.customer_id not in (None, customer_id):
             self.add_error("requester", gettext("The requester does not belong to this customer."))
+        others = [
+            person
+            for person in cleaned.get("cc_contacts") or []
+            if person.customer_id not in (None, customer_id)
+        ]
+        if others:
+            self.add_error(
+                "cc_contacts",
+                gettext("%(people)s do not belong to this ticket's customer.")
+                % {"people": ", ".join(person.email for person in others)},
+            )
         return cleaned
 
 

@@ -7,10 +7,10 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
-from pydantic import ConfigDict
 
 from spt_portal import access
-from spt_portal.api import require_writer
+from spt_portal.api import PathText, Strict, require_writer, responses
+from spt_portal.ids import row_id
 from spt_portal.models import Customer, Skill
 
 from . import selectors, services
@@ -19,10 +19,6 @@ from .models import Comment, CommentSource, Source, Ticket, Visibility
 router = Router(tags=["tickets"])
 
 PriorityName = Literal["critical", "high", "medium", "low"]
-
-
-class Strict(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 class TicketIn(Strict):
@@ -100,7 +96,7 @@ def _visible_ticket(request, number: str) -> Ticket:
     )
 
 
-@router.get("", response=list[TicketOut], summary="List tickets")
+@router.get("", response=responses(list[TicketOut]), summary="List tickets")
 @paginate(PageNumberPagination, page_size=25)
 def list_tickets(
     request,
@@ -121,13 +117,17 @@ def list_tickets(
         tickets = tickets.filter(updated_at__gte=updated_since)
     if customer and access.is_staff_user(request.user):
         by_code = Q(customer__short_code__iexact=customer)
-        tickets = tickets.filter(
-            by_code | Q(customer_id=int(customer)) if customer.isdigit() else by_code
-        )
+        if row_id(customer):
+            by_code |= Q(customer_id=row_id(customer))
+        tickets = tickets.filter(by_code)
     return tickets.order_by("-updated_at", "-id")
 
 
-@router.post("", response={201: TicketDetailOut, 400: Error, 403: Error}, summary="Create a ticket")
+@router.post(
+    "",
+    response=responses({201: TicketDetailOut, 400: Error}, 403, 404, 413),
+    summary="Create a ticket",
+)
 def create_ticket(request, payload: TicketIn):
     require_writer(request)
     user = request.user
@@ -165,23 +165,25 @@ def create_ticket(request, payload: TicketIn):
     return Status(201, _visible_ticket(request, ticket.number))
 
 
-@router.get("/{number}", response=TicketDetailOut, summary="Read a ticket")
-def get_ticket(request, number: str):
+@router.get("/{number}", response=responses(TicketDetailOut, 404), summary="Read a ticket")
+def get_ticket(request, number: PathText):
     return _visible_ticket(request, number)
 
 
-@router.get("/{number}/comments", response=list[CommentOut], summary="List comments")
-def list_comments(request, number: str):
+@router.get(
+    "/{number}/comments", response=responses(list[CommentOut], 404), summary="List comments"
+)
+def list_comments(request, number: PathText):
     ticket = _visible_ticket(request, number)
     return list(selectors.comments_visible_to(user=request.user, ticket=ticket))
 
 
 @router.post(
     "/{number}/comments",
-    response={201: CommentOut, 400: Error, 403: Error},
+    response=responses({201: CommentOut, 400: Error}, 403, 404, 413),
     summary="Add a comment (customers: public only)",
 )
-def add_comment(request, number: str, payload: CommentIn):
+def add_comment(request, number: PathText, payload: CommentIn):
     require_writer(request)
     ticket = _visible_ticket(request, number)
     if payload.visibility == Visibility.INTERNAL and not access.is_staff_user(request.user):

@@ -238,3 +238,52 @@ def test_managers_see_and_lift_lockouts_auditors_only_see_them(
     assert response.status_code == 302
     client.logout()
     assert _sign_in(client, acme_user.email, password).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/portal/?q=%00",
+        "/portal/kb/?q=a%00b",
+        "/portal/tickets/TKT-%00/",
+        "/ops/alerts/?q=%00",
+        "/admin/tickets/ticket/?q=%00",
+        "/ops/incidents/?service=%00",
+    ],
+)
+def test_nul_characters_are_a_400_not_a_500(login, acme_user, engineer, url):
+    user = acme_user if url.startswith("/portal") else engineer
+    response = login(user).get(url)
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
+
+
+def test_nul_in_a_form_is_refused(login, acme_user):
+    client = login(acme_user)
+    encoded = client.post(
+        "/portal/tickets/new/",
+        "title=a%00b&priority=low",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert encoded.status_code == 400
+    # multipart (file uploads): Django's form fields refuse it with a form error.
+    multipart = client.post("/portal/tickets/new/", {"title": "a\x00b", "priority": "low"})
+    assert multipart.status_code == 200
+    assert "Null characters are not allowed." in multipart.content.decode()
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("12", 12), ("²", None), ("9" * 19, None), ("0", None), ("", None), (" 7 ", 7), ("x1", None)],
+)
+def test_row_ids_from_people_and_machines(value, expected):
+    from spt_portal.ids import row_id
+
+    assert row_id(value) == expected
+
+
+def test_odd_ids_in_staff_forms_are_ignored_not_a_500(login, engineer):
+    client = login(engineer)
+    response = client.post("/ops/alerts/action/", {"action": "ack", "alert": ["²", "9" * 30]})
+    assert response.status_code == 302
+    assert client.get("/admin/tickets/ticket/?assignee=²").status_code == 200

@@ -107,16 +107,15 @@ def test_jobs_of_one_transaction_are_handed_over_together(django_assert_max_num_
         for name in ("default", "notifications"):
             django_rq.get_queue(name).empty()
         # 4 inserts, a savepoint and its rollback, begin and commit; the flush: claim, read, mark.
-        with django_assert_max_num_queries(12):
-            with transaction.atomic():
-                rows = [outbox.enqueue(make_skill, f"batch-{i}") for i in range(2)]
-                try:
-                    with transaction.atomic():
-                        outbox.enqueue(make_skill, "rolled-back")
-                        raise RuntimeError
-                except RuntimeError:
-                    pass
-                rows.append(outbox.enqueue(make_skill, "batch-n", queue="notifications"))
+        with django_assert_max_num_queries(12), transaction.atomic():
+            rows = [outbox.enqueue(make_skill, f"batch-{i}") for i in range(2)]
+            try:
+                with transaction.atomic():
+                    outbox.enqueue(make_skill, "rolled-back")
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+            rows.append(outbox.enqueue(make_skill, "batch-n", queue="notifications"))
         default_ids = django_rq.get_queue("default").job_ids
         notification_ids = django_rq.get_queue("notifications").job_ids
         for name in ("default", "notifications"):

@@ -10,7 +10,7 @@ messages, MAILER-DAEMON/postmaster senders, or a null Return-Path.
 import re
 from dataclasses import dataclass
 
-from .mime import ParsedEmail
+from .mime import ParsedEmail, storable
 
 AUTO_SUBJECT = re.compile(
     r"^\s*(automatic reply|auto(matic)?[- ]?re(ply|spons)|out of (the )?office|自动回复|自動回覆|"
@@ -35,13 +35,13 @@ def classify(parsed: ParsedEmail) -> Verdict:
         return Verdict("bounce", "multipart/report delivery-status", _failed_recipients(parsed))
     if BOUNCE_SENDER.match(parsed.from_address):
         return Verdict("bounce", f"sender {parsed.from_address}", _failed_recipients(parsed))
-    auto_submitted = (message.get("Auto-Submitted") or "").strip().lower()
+    auto_submitted = _header(message, "Auto-Submitted").strip().lower()
     if auto_submitted and auto_submitted != "no":
         return Verdict("auto_reply", f"Auto-Submitted: {auto_submitted}")
     for header in ("X-Autoreply", "X-Autorespond", "X-Loop"):
         if message.get(header):
             return Verdict("auto_reply", f"{header} present")
-    precedence = (message.get("Precedence") or "").strip().lower()
+    precedence = _header(message, "Precedence").strip().lower()
     if precedence in {"bulk", "junk", "list", "auto_reply"}:
         return Verdict("auto_reply", f"Precedence: {precedence}")
     if message.get("X-Auto-Response-Suppress") and AUTO_SUBJECT.search(parsed.subject):
@@ -49,9 +49,14 @@ def classify(parsed: ParsedEmail) -> Verdict:
     if AUTO_SUBJECT.search(parsed.subject):
         return Verdict("auto_reply", "automatic-reply subject")
     # RFC 3834 auto-replies also use a null Return-Path, so it decides only now.
-    if (message.get("Return-Path") or "").strip() == "<>":
+    if _header(message, "Return-Path").strip() == "<>":
         return Verdict("bounce", "null Return-Path", _failed_recipients(parsed))
     return Verdict("", "")
+
+
+def _header(message, name: str) -> str:
+    # A header with raw 8-bit bytes comes back as an email.header.Header, not a str.
+    return storable(str(message.get(name) or ""))
 
 
 def _failed_recipients(parsed: ParsedEmail) -> tuple[str, ...]:
@@ -63,8 +68,8 @@ def _failed_recipients(parsed: ParsedEmail) -> tuple[str, ...]:
         payload = part.get_payload()
         blocks = payload if isinstance(payload, list) else []
         for block in blocks:
-            action = (block.get("Action") or "").strip().lower()
-            recipient = block.get("Final-Recipient") or block.get("Original-Recipient") or ""
+            action = _header(block, "Action").strip().lower()
+            recipient = _header(block, "Final-Recipient") or _header(block, "Original-Recipient")
             if action in ("failed", "") and ";" in recipient:
                 found.append(recipient.split(";", 1)[1].strip().strip("<>").lower())
     return tuple(dict.fromkeys(found))

@@ -49,8 +49,22 @@ class ParsedEmail:
         return decode_text_header(self.message.get(name, ""))
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` with what no database keeps replaced by U+FFFD: NUL (PostgreSQL refuses
+    it) and lone surrogates (not UTF-8; charsets such as UTF-7 or unicode_escape yield
+    them)."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def decode_bytes(data: bytes, declared: str | None) -> str:
     """Decode with the declared charset, falling back instead of failing."""
+    return storable(_decode(data, declared))
+
+
+def _decode(data: bytes, declared: str | None) -> str:
     declared = (declared or "").strip().lower().strip('"')
     candidates: list[str] = []
     if declared in GB_FAMILY:
@@ -62,12 +76,12 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
     for charset in candidates:
         try:
             return data.decode(charset)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):  # idna and punycode raise plain UnicodeError
             continue
     if declared and declared not in GB_FAMILY:
         try:  # the declared charset with the broken bytes replaced beats a wrong guess
             return data.decode(declared, errors="replace")
-        except LookupError:
+        except (LookupError, UnicodeError):  # some codecs cannot replace
             pass
     for charset in ("gb18030", "big5"):
         try:
@@ -101,7 +115,7 @@ def decode_text_header(value) -> str:
     try:
         parts = decode_header(raw)
     except Exception:  # malformed headers: keep the raw text
-        return raw
+        return storable(raw)
     # Join runs of the same charset before decoding (split multibyte characters).
     merged: list[tuple[bytes, str | None]] = []
     for data, charset in parts:
@@ -119,7 +133,7 @@ _MSGID = re.compile(r"<[^<>\s]+>")
 
 
 def message_ids(value) -> list[str]:
-    return _MSGID.findall(str(value or ""))
+    return _MSGID.findall(storable(str(value or "")))
 
 
 class _TextFromHTML(HTMLParser):
@@ -180,7 +194,7 @@ def _part_text(part: Message) -> str:
     if payload is None:
         payload = part.get_payload()
         if isinstance(payload, str):
-            return payload
+            return storable(payload)
         return ""
     return decode_bytes(payload, part.get_content_charset())
 
@@ -233,7 +247,8 @@ def parse(raw: bytes) -> ParsedEmail:
         if part.is_multipart():
             continue
         content_type = part.get_content_type()
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        # str(): a header with raw 8-bit bytes is an email.header.Header.
+        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         filename = _filename(part)
         if content_type in ("message/delivery-status", "message/rfc822", "text/rfc822-headers"):
             continue
@@ -251,7 +266,7 @@ def parse(raw: bytes) -> ParsedEmail:
             attachments.append(
                 ParsedAttachment(
                     filename=filename or f"attachment-{len(attachments) + 1}",
-                    content_type=content_type,
+                    content_type=storable(content_type),
                     data=data,
                     inline=disposition == "inline" or bool(part.get("Content-ID")),
                 )
@@ -269,8 +284,8 @@ def parse(raw: bytes) -> ParsedEmail:
         subject=decode_text_header(message.get("Subject", "")),
         from_name=name,
         from_address=address.strip().lower(),
-        to=[a.lower() for _n, a in getaddresses(message.get_all("To", [])) if a],
-        cc=[a.lower() for _n, a in getaddresses(message.get_all("Cc", [])) if a],
+        to=[storable(a.lower()) for _n, a in getaddresses(message.get_all("To", [])) if a],
+        cc=[storable(a.lower()) for _n, a in getaddresses(message.get_all("Cc", [])) if a],
         text=text.replace("\r\n", "\n"),
         html=html,
         attachments=attachments,

@@ -36,11 +36,16 @@ from .quotes import strip_quotes
 logger = logging.getLogger(__name__)
 
 TOKEN = re.compile(r"\[(TKT-\d{6,})\]")
-ROOT_ID = re.compile(r"^<ticket-(\d+)@")
+ROOT_ID = re.compile(r"^<ticket-(\d{1,18})@")  # int() refuses 4,300+ digits
 
 
 class InboundError(ValueError):
     """The notification is not a usable SES receipt (logged, answered with 400)."""
+
+
+def _object(value) -> dict:
+    # The notification is signed by SNS, but its parts are still only what JSON allows.
+    return value if isinstance(value, dict) else {}
 
 
 def _raw_content(notification: dict) -> bytes:
@@ -50,8 +55,8 @@ def _raw_content(notification: dict) -> bytes:
             "no message content: the SES action must publish the message (SNS action); "
             "messages over 150 KB need the S3 action"
         )
-    encoding = ((notification.get("receipt") or {}).get("action") or {}).get("encoding", "UTF8")
-    if encoding.upper() == "BASE64":
+    encoding = _object(_object(notification.get("receipt")).get("action")).get("encoding")
+    if str(encoding).upper() == "BASE64":
         try:
             return base64.b64decode(content, validate=False)
         except (binascii.Error, ValueError) as exc:
@@ -60,18 +65,20 @@ def _raw_content(notification: dict) -> bytes:
 
 
 def _verdicts(notification: dict) -> dict:
-    receipt = notification.get("receipt") or {}
+    receipt = _object(notification.get("receipt"))
     return {
-        name: (receipt.get(f"{name}Verdict") or {}).get("status", "")
+        name: str(_object(receipt.get(f"{name}Verdict")).get("status", ""))
         for name in ("spam", "virus", "spf", "dkim", "dmarc")
     }
 
 
 def process_notification(notification: dict) -> InboundEmail:
     """Process one SES Received notification; a redelivered one changes nothing."""
+    if not isinstance(notification, dict):
+        raise InboundError("the notification is not a JSON object")
     if notification.get("notificationType") != "Received":
         raise InboundError(f"not a Received notification: {notification.get('notificationType')!r}")
-    mail = notification.get("mail") or {}
+    mail = _object(notification.get("mail"))
     ses_id = str(mail.get("messageId") or "")
     if not ses_id:
         raise InboundError("missing mail.messageId")
@@ -229,14 +236,15 @@ def _sender(parsed: ParsedEmail) -> User | None:
     return contact
 
 
-def _ticket_from_message_ids(ids: list[str]) -> Ticket | None:
+def _ticket_from_message_ids(ids: list[str], sender: User | None) -> Ticket | None:
     """Newest first: our thread root, our notifications' Message-IDs, earlier inbound mail."""
     domain = settings.EMAIL_MESSAGE_ID_DOMAIN
     for message_id in reversed(ids):
         root = ROOT_ID.match(message_id)
         if root and message_id.endswith(f"@{domain}>"):
             ticket = Ticket.objects.filter(pk=int(root.group(1))).first()
-            if ticket is not None:
+            # The root id is as easy to forge as a subject token (it is the ticket's pk).
+            if ticket is not None and _writes_for(ticket, sender):
                 return ticket
         log = NotificationLog.objects.filter(message_id=message_id).first()
         target = log.target if log is not None and log.content_type_id else None
@@ -255,22 +263,27 @@ def _ticket_from_message_ids(ids: list[str]) -> Ticket | None:
     return None
 
 
+def _writes_for(ticket: Ticket, sender: User | None) -> bool:
+    """Whether ``sender`` is the requester or a contact of the ticket's customer."""
+    if sender is None:
+        return False
+    if ticket.requester_id == sender.pk:
+        return True
+    return ticket.customer_id is not None and sender.customer_id == ticket.customer_id
+
+
 def _thread(parsed: ParsedEmail, sender: User | None) -> Ticket | None:
-    ticket = _ticket_from_message_ids(parsed.references + parsed.in_reply_to)
+    ticket = _ticket_from_message_ids(parsed.references + parsed.in_reply_to, sender)
     if ticket is not None:
         return ticket
     match = TOKEN.search(parsed.subject)
     if match is None or sender is None:
         return None
     ticket = Ticket.objects.filter(number=match.group(1)).first()
-    if ticket is None:
-        return None
     # A subject token alone is easy to forge: only the requester or the ticket's customer.
-    if ticket.requester_id == sender.pk:
-        return ticket
-    if ticket.customer_id is not None and sender.customer_id == ticket.customer_id:
-        return ticket
-    return None
+    if ticket is None or not _writes_for(ticket, sender):
+        return None
+    return ticket
 
 
 def _reopen_or_follow(ticket: Ticket, sender: User | None, record) -> Ticket:

@@ -45,7 +45,7 @@ class SNSError(Exception):
 
 def canonical_string(message: dict) -> bytes:
     kind = message.get("Type")
-    if kind not in SIGNED_FIELDS:
+    if not isinstance(kind, str) or kind not in SIGNED_FIELDS:
         raise SNSError(f"unknown message type {kind!r}")
     parts = []
     for name in SIGNED_FIELDS[kind]:
@@ -81,15 +81,16 @@ def fetch_certificate(url: str) -> bytes:
 def verify(message: dict, *, now: datetime | None = None) -> None:
     """Raise SNSError unless ``message`` is signed by SNS, fresh and for a known topic."""
     now = now or timezone.now()
+    # Anyone can post here: every field is checked for its type before use.
     version = message.get("SignatureVersion")
-    if version not in HASHES:
+    if not isinstance(version, str) or version not in HASHES:
         raise SNSError(f"unsupported SignatureVersion {version!r}")
     topic = message.get("TopicArn", "")
     if topic not in settings.SES_SNS_TOPIC_ARNS:
         raise SNSError(f"topic not configured: {topic!r}")
     try:
         signature = base64.b64decode(message.get("Signature", ""), validate=True)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise SNSError("signature is not base64") from exc
     pem = fetch_certificate(
         str(message.get("SigningCertURL") or message.get("SigningCertUrl") or "")

@@ -1,0 +1,16 @@
+"""Row ids typed into URLs and forms by people or machines."""
+
+MAX_DIGITS = 18  # always within BigAutoField's range (2**63 - 1 has 19 digits)
+
+
+def row_id(value) -> int | None:
+    """``value`` as a row id, or None when it is not 1 to 18 ASCII digits.
+
+    ``str.isdigit()`` alone accepts "²" (which ``int()`` refuses), and a number past 64
+    bits makes ``pk__in`` fail with a 500 on SQLite and PostgreSQL.
+    """
+    text = str(value or "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS:
+        number = int(text)
+        return number or None
+    return None
