@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
+from django_rq.admin import QueueAdmin
+from django_rq.models import Dashboard
 
 from .admin_mixins import EvidenceAdminMixin
 from .models import (
@@ -190,3 +192,17 @@ class NotificationLogAdmin(EvidenceAdminMixin, admin.ModelAdmin):
             enqueue("spt_portal.jobs.deliver_notification", log.pk, queue="notifications")
             count += 1
         self.message_user(request, _("%(count)d notifications queued again.") % {"count": count})
+
+
+class RQDashboardAdmin(QueueAdmin):
+    """django-rq's dashboard. Its model is a placeholder without a table, so there is never
+    an object: a hand-typed object URL (/admin/django_rq/dashboard/1/change/) is answered
+    "does not exist" instead of failing on the missing table."""
+
+    def get_object(self, request, object_id, from_field=None):
+        return None
+
+
+if admin.site.is_registered(Dashboard):
+    admin.site.unregister(Dashboard)
+    admin.site.register(Dashboard, RQDashboardAdmin)

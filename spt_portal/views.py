@@ -150,6 +150,4 @@ def locked_out(request, original_response=None, credentials=None):
         settings.AXES_FAILURE_LIMIT,
     )
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(
-        request, "registration/locked_out.html", {"minutes": minutes}, status=429
-    )
+    return render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)

@@ -44,6 +44,8 @@ def customer_recipients(ticket: Ticket, *, exclude=None):
     for person in people:
         if person is None or not person.is_active or not person.email:
             continue
+        if person.customer_id not in (None, ticket.customer_id):
+            continue  # another customer's contact, set on the ticket by mistake
         if exclude is not None and person.pk == exclude.pk:
             continue
         if person.email in seen:
