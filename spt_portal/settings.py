@@ -149,7 +149,7 @@ AUTH_USER_MODEL = "spt_portal.User"
 # is even checked (see "Sign-in throttling" below).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "spt_portal.auth.PortalBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -8,6 +8,7 @@ import secrets
 
 from django.utils import timezone
 
+from .auth import customer_is_active
 from .models import APIToken, User
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def user_for_token(token: str) -> User | None:
     )
     if row is None or not hmac.compare_digest(row.key_hash, _hash(token)):
         return None
-    if not row.user.is_active:
+    if not row.user.is_active or not customer_is_active(row.user):
         return None
     now = timezone.now()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:

@@ -287,3 +287,23 @@ def test_odd_ids_in_staff_forms_are_ignored_not_a_500(login, engineer):
     response = client.post("/ops/alerts/action/", {"action": "ack", "alert": ["²", "9" * 30]})
     assert response.status_code == 302
     assert client.get("/admin/tickets/ticket/?assignee=²").status_code == 200
+
+
+def test_contacts_of_a_deactivated_customer_are_signed_out_and_refused(
+    client, login, acme, acme_user, password, api
+):
+    _row_token = api("get", "/api/v1/tickets", acme_user)
+    assert _row_token.status_code == 200
+    portal = login(acme_user)
+    assert portal.get("/portal/").status_code == 200
+
+    acme.is_active = False
+    acme.save(update_fields=["is_active"])
+    # The open session ends at the next request; signing in again is refused.
+    assert portal.get("/portal/").status_code == 302
+    from django.test import Client
+
+    fresh = Client()
+    assert _sign_in(fresh, acme_user.email, password).status_code == 200  # the form again
+    assert fresh.get("/portal/").status_code == 302
+    assert api("get", "/api/v1/tickets", acme_user).status_code == 401
