@@ -31,7 +31,7 @@ from tickets import services as ticket_services
 from tickets.models import Comment, CommentSource, EventKind, Source, Status, Ticket, TicketEvent
 from tickets.notifications import AWS_SUPPORT_NAME
 
-from .clients import SESSION_NAME, support_client
+from .clients import REFUSED_CREDENTIALS, SESSION_NAME, support_client
 from .models import CasePush, SupportCase, SyncRun
 
 logger = logging.getLogger(__name__)
@@ -63,12 +63,7 @@ PASSING_ERRORS = {
     "InternalFailure",
     "ServiceUnavailable",
     "ServiceUnavailableException",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "InvalidClientTokenId",
-    "UnrecognizedClientException",
-    "AccessDenied",
-    "AccessDeniedException",
+    *REFUSED_CREDENTIALS,
     "NoSuchEntity",
 }
 PUSH_MAX_ATTEMPTS = 8

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from sla.oncall import primary_on_call
 from spt_portal import outbox
+from spt_portal.inputs import has_nul
 from spt_portal.models import User
 from spt_portal.notifications import notify_channels, notify_email, notify_sms, notify_webhook
 from tickets import services as ticket_services
@@ -138,17 +139,6 @@ def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _has_nul(value) -> bool:
-    """A NUL character anywhere: PostgreSQL stores it neither in JSON nor in text."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(item) for item in value)
-    return False
-
-
 # --- validation ----------------------------------------------------------------------
 
 
@@ -173,7 +163,7 @@ def validate_conditions(target: str, conditions) -> list[str]:
                 _("Condition %(name)r needs a value or a list of values.") % {"name": name}
             )
             continue
-        if _has_nul(values):
+        if has_nul(values):
             errors.append(_("Condition %(name)r contains a NUL character.") % {"name": name})
             continue
         allowed = fields[name].values
@@ -231,7 +221,7 @@ def validate_actions(target: str, actions) -> list[str]:
             )
             continue
         problem = _ACTION_CHECKS[action["type"]](target, action)
-        if not problem and _has_nul(action):
+        if not problem and has_nul(action):
             problem = _("it contains a NUL character.")
         if problem:
             errors.append(f"{prefix} ({action['type']}): {problem}")

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from spt_portal import access
-from spt_portal.ids import row_id
+from spt_portal.inputs import row_id
 from tickets.models import Ticket
 
 from . import alerts, metrics, paging, prometheus, selectors, services, targets

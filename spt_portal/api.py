@@ -18,24 +18,14 @@ from ninja.security import HttpBearer
 from pydantic import AfterValidator, ConfigDict, field_validator
 
 from . import access
+from .inputs import has_nul
 from .tokens import user_for_token
-
-
-def _has_nul(value) -> bool:
-    """Whether a NUL character hides anywhere in a parsed JSON or query value (keys too)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 def _refuse_nul(value):
     # PostgreSQL cannot store NUL in text (nor compare with it): let one through and the
     # query fails with a 500. Django's form fields refuse it the same way.
-    if _has_nul(value):
+    if has_nul(value):
         raise ValueError(_("Null characters are not allowed."))
     return value
 
@@ -66,7 +56,7 @@ class QueryParser(Parser):
 
     def parse_querydict(self, data, list_fields, request):
         for key, values in data.lists():
-            if _has_nul(key) or _has_nul(values):
+            if has_nul(key) or has_nul(values):
                 message = _("Null characters are not allowed.")
                 raise ValidationError(
                     [{"type": "value_error", "loc": ["query", key], "msg": message}]

@@ -8,6 +8,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import access
+from .inputs import has_nul
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,5 @@ class RejectNulMiddleware:
         if request.content_type == "application/x-www-form-urlencoded":
             data.append(request.POST)
         return any(
-            "\x00" in key or any("\x00" in value for value in values)
-            for query in data
-            for key, values in query.lists()
+            has_nul(key) or has_nul(values) for query in data for key, values in query.lists()
         )

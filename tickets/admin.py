@@ -26,7 +26,7 @@ from spt_portal.admin_mixins import (
     EvidenceAdminMixin,
     FastActionCheckboxMixin,
 )
-from spt_portal.ids import row_id
+from spt_portal.inputs import row_id
 from spt_portal.models import User
 
 from . import knowledge, selectors, services

@@ -10,7 +10,7 @@ from ninja.pagination import PageNumberPagination, paginate
 
 from spt_portal import access
 from spt_portal.api import PathText, Strict, require_writer, responses
-from spt_portal.ids import row_id
+from spt_portal.inputs import row_id
 from spt_portal.models import Customer, Skill
 
 from . import selectors, services

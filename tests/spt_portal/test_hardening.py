@@ -277,7 +277,7 @@ def test_nul_in_a_form_is_refused(login, acme_user):
     [("12", 12), ("²", None), ("9" * 19, None), ("0", None), ("", None), (" 7 ", 7), ("x1", None)],
 )
 def test_row_ids_from_people_and_machines(value, expected):
-    from spt_portal.ids import row_id
+    from spt_portal.inputs import row_id
 
     assert row_id(value) == expected
 
