@@ -1,6 +1,8 @@
 """The postmortem editor in a browser, in English and Simplified Chinese: start it from a
 recovered incident, type (autosaved, survives a reload), add an action item, print."""
 
+from urllib.parse import parse_qs
+
 import pytest
 from django.core.management import call_command
 
@@ -48,12 +50,19 @@ def test_postmortem_editor_autosaves(live_server, new_page, screenshot, language
     status.filter(has_text=text["saved"]).wait_for(timeout=10_000)
     postmortem.refresh_from_db()
     assert postmortem.root_cause.startswith("上游支付网关")
-    page.fill("#id_lessons", "容量规划要覆盖重试")
-    for _ in range(100):  # the autosave fires 1.5 s after the last keystroke
-        postmortem.refresh_from_db()
-        if postmortem.lessons:
-            break
-        page.wait_for_timeout(100)
+    # Wait for the response rather than polling the table: on SQLite's shared in-memory
+    # database a read from this thread during the server's write fails with "table is locked".
+    # Leaving the first field sends a save at once ("change"), without the new text; the
+    # one to wait for carries it and comes 1.5 s after the last keystroke.
+    lessons = "容量规划要覆盖重试"
+
+    def saved_lessons(response):
+        form = parse_qs(response.request.post_data or "")
+        return saved(response) and form.get("lessons") == [lessons]
+
+    with page.expect_response(saved_lessons, timeout=10_000):
+        page.fill("#id_lessons", lessons)
+    postmortem.refresh_from_db()
     assert postmortem.lessons == "容量规划要覆盖重试"
     page.reload()
     assert page.locator("#id_lessons").input_value() == "容量规划要覆盖重试"
