@@ -41,15 +41,16 @@ def _target(obj):
 def _create(**fields) -> NotificationLog | None:
     """Create the log row and its delivery job; None when the dedupe key was seen before."""
     key = fields.get("dedupe_key")
-    if key and NotificationLog.objects.filter(dedupe_key=key).exists():
-        return None
-    try:
-        with transaction.atomic():
-            log = NotificationLog.objects.create(**fields)
-    except IntegrityError:
-        if key:
+    if not key:
+        log = NotificationLog.objects.create(**fields)
+    else:
+        # The unique key decides (no look-up first: a repeat is the rare case, and a look-up
+        # would not stop a concurrent twin anyway).
+        try:
+            with transaction.atomic():
+                log = NotificationLog.objects.create(**fields)
+        except IntegrityError:
             return None
-        raise
     outbox.enqueue("spt_portal.jobs.deliver_notification", log.pk, queue="notifications")
     return log
 

@@ -44,7 +44,7 @@ def _path_of(func: Callable | str) -> str:
 # Rows enqueued by this thread whose transaction has not been flushed yet. The first
 # on_commit callback of a transaction hands all of them to RQ in one batch; the others find
 # the list empty. Ids of a rolled-back transaction may linger here until the next flush:
-# their rows do not exist, so the claim simply does not match them.
+# their rows do not exist, so the flush's read leaves them out.
 _unflushed = threading.local()
 
 
@@ -55,7 +55,16 @@ def enqueue(func: Callable | str, *args, queue: str = "default", **kwargs) -> Jo
     """
     if queue not in settings.RQ_QUEUES:
         raise ValueError(f"Unknown queue {queue!r}; known: {sorted(settings.RQ_QUEUES)}")
-    row = JobOutbox.objects.create(func=_path_of(func), args=list(args), kwargs=kwargs, queue=queue)
+    # Claimed by this process from the start: the relay leaves it alone for CLAIM_SECONDS,
+    # so the hand-over after commit needs no claim of its own.
+    row = JobOutbox.objects.create(
+        func=_path_of(func),
+        args=list(args),
+        kwargs=kwargs,
+        queue=queue,
+        attempts=1,
+        next_attempt_at=timezone.now() + timedelta(seconds=CLAIM_SECONDS),
+    )
     pending = getattr(_unflushed, "ids", None)
     if pending is None:
         pending = _unflushed.ids = []
@@ -69,7 +78,13 @@ def _flush() -> None:
     if not ids:
         return
     _unflushed.ids = []
-    dispatch_many(ids)
+    # Rows written in a savepoint that was rolled back do not exist: one read tells (the
+    # rows as stored, not ours: SQLite may give a rolled-back row's id to a later row).
+    # A claim that ran out during a long transaction is the relay's now.
+    rows = JobOutbox.objects.filter(
+        pk__in=set(ids), status=JobOutbox.Status.PENDING, next_attempt_at__gt=timezone.now()
+    ).order_by("pk")
+    _hand_over_rows(list(rows))
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -82,9 +97,9 @@ def dispatch(outbox_id: int) -> bool:
 
 
 def dispatch_many(outbox_ids: list[int]) -> int:
-    """Hand these pending rows to RQ: one claim, one read, one Redis pipeline per queue and
-    one update for the lot. Returns how many this call handed over; rows another process
-    holds, or that are not due, are left alone."""
+    """Hand these pending rows to RQ (the relay's way): one claim, one read, one Redis
+    pipeline per queue and one update for the lot. Returns how many this call handed
+    over; rows another process holds, or that are not due, are left alone."""
     return _dispatch(outbox_ids)[0]
 
 
@@ -104,6 +119,11 @@ def _dispatch(outbox_ids: list[int]) -> tuple[int, int]:
             pk__in=outbox_ids, status=JobOutbox.Status.PENDING, next_attempt_at=claim_until
         ).order_by("pk")
     )
+    return _hand_over_rows(rows)
+
+
+def _hand_over_rows(rows: list[JobOutbox]) -> tuple[int, int]:
+    """Hand claimed rows to RQ (one pipeline per queue), then mark the lot in one update."""
     by_queue: dict[str, list[JobOutbox]] = {}
     for row in rows:
         by_queue.setdefault(row.queue, []).append(row)

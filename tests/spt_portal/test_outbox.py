@@ -106,8 +106,8 @@ def test_jobs_of_one_transaction_are_handed_over_together(django_assert_max_num_
     with override_settings(RQ_QUEUES=queues):
         for name in ("default", "notifications"):
             django_rq.get_queue(name).empty()
-        # 4 inserts, a savepoint and its rollback, begin and commit; the flush: claim, read, mark.
-        with django_assert_max_num_queries(12), transaction.atomic():
+        # 4 inserts, a savepoint and its rollback, begin and commit; the flush: read, mark.
+        with django_assert_max_num_queries(11), transaction.atomic():
             rows = [outbox.enqueue(make_skill, f"batch-{i}") for i in range(2)]
             try:
                 with transaction.atomic():
@@ -126,3 +126,22 @@ def test_jobs_of_one_transaction_are_handed_over_together(django_assert_max_num_
     assert set(JobOutbox.objects.values_list("status", "rq_job_id")) == {
         (JobOutbox.Status.DISPATCHED, f"outbox-{row.pk}") for row in rows
     }
+
+
+def test_a_transaction_longer_than_the_claim_leaves_its_jobs_to_the_relay():
+    """A row is claimed for CLAIM_SECONDS from its insert. When the transaction outlives
+    the claim, the relay may already take the row: the flush leaves it alone, so nothing is
+    handed over twice, and the relay delivers it."""
+    import time_machine
+    from django.utils import timezone
+
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "slow")
+            clock.shift(outbox.CLAIM_SECONDS + 1)
+        row.refresh_from_db()
+        assert row.status == JobOutbox.Status.PENDING
+        assert not Skill.objects.filter(slug="slow").exists()
+        assert relay_outbox()["dispatched"] == 1
+    assert Skill.objects.filter(slug="slow").exists()
