@@ -4,10 +4,12 @@
   since" filter and hides resolved cases, so each poll walks them all, per language),
   plus the linked cases that were open at the last poll (a case resolved at AWS vanishes
   from the first list). Cases opened outside the portal get a ticket too.
-- Communications: DescribeCommunications with afterTime = the newest one already stored
-  (recentCommunications holds only five). They have no id: a stable key (case id + time +
-  sender + body hash) is enforced unique on the comment. The sync position advances in the
-  same transaction as the imported comments.
+- Communications: the listing brings each case's five newest (recentCommunications);
+  when they do not reach back to the newest one already stored, DescribeCommunications
+  with afterTime fetches the rest. They have no id: a stable key (case id + time + sender
+  + body hash) is enforced unique on the comment. The sync position advances in the same
+  transaction as the imported comments; a case with nothing new is neither locked nor
+  written.
 - Pushes: a public comment on a linked ticket becomes a CasePush row (an outbox) sent by a
   job with retries; when it comes back it is matched by sender and time, not imported.
 """
@@ -247,15 +249,18 @@ def poll_account(account: CustomerAWSAccount, *, client=None) -> SyncRun:
         listed: dict[str, dict] = {}
         for language in CASE_LANGUAGES:
             paginator = client.get_paginator("describe_cases")
+            # With each case its five newest communications: a case with nothing new
+            # needs no DescribeCommunications call (one per case and poll otherwise).
             for page in paginator.paginate(
-                includeResolvedCases=False, includeCommunications=False, language=language
+                includeResolvedCases=False, includeCommunications=True, language=language
             ):
                 for case in page.get("cases", []):
                     listed.setdefault(case["caseId"], case)
         seen = set(listed)
         _renew(lock, account)
+        links = _links(listed)
         for case in listed.values():
-            sync_case(account, case, client=client, counts=counts)
+            sync_case(account, case, client=client, counts=counts, link=links.get(case["caseId"]))
             _renew(lock, account)
         # Linked cases open at the last poll but not listed now: resolved at AWS.
         vanished = list(
@@ -265,8 +270,11 @@ def poll_account(account: CustomerAWSAccount, *, client=None) -> SyncRun:
             .values_list("case_id", flat=True)
         )
         for start in range(0, len(vanished), 100):
-            for case in _describe_by_id(account, client, vanished[start : start + 100]):
-                sync_case(account, case, client=client, counts=counts)
+            described = _describe_by_id(account, client, vanished[start : start + 100])
+            links = _links({case["caseId"]: case for case in described})
+            for case in described:
+                link = links.get(case["caseId"])
+                sync_case(account, case, client=client, counts=counts, link=link)
                 _renew(lock, account)
     except (ClientError, BotoCoreError, ValueError) as exc:
         code = _error_code(exc)
@@ -313,7 +321,7 @@ def _describe_by_id(account, client, case_ids: list[str]) -> list[dict]:
     others: on error, ask one by one and mark the unknown case so it is not asked again."""
     try:
         response = client.describe_cases(
-            caseIdList=case_ids, includeResolvedCases=True, includeCommunications=False
+            caseIdList=case_ids, includeResolvedCases=True, includeCommunications=True
         )
         return response.get("cases", [])
     except ClientError as exc:
@@ -325,7 +333,7 @@ def _describe_by_id(account, client, case_ids: list[str]) -> list[dict]:
     for case_id in case_ids:
         try:
             cases += client.describe_cases(
-                caseIdList=[case_id], includeResolvedCases=True, includeCommunications=False
+                caseIdList=[case_id], includeResolvedCases=True, includeCommunications=True
             ).get("cases", [])
         except ClientError as exc:
             code = _error_code(exc)
@@ -351,28 +359,54 @@ def _close(run: SyncRun, outcome: str, errors: str = "", counts: Counts | None =
     run.save()
 
 
-def sync_case(account: CustomerAWSAccount, case: dict, *, client, counts: Counts) -> SupportCase:
-    """Link (or create) the ticket of one case, sync its state, import new communications."""
+def _links(cases: dict[str, dict]) -> dict[str, SupportCase]:
+    """The links of these cases, with their tickets, in one read (no lock)."""
+    return {
+        link.case_id: link
+        for link in SupportCase.objects.filter(case_id__in=list(cases)).select_related("ticket")
+    }
+
+
+def sync_case(
+    account: CustomerAWSAccount,
+    case: dict,
+    *,
+    client,
+    counts: Counts,
+    link: SupportCase | None = None,
+) -> SupportCase:
+    """Link (or create) the ticket of one case, sync its state, import new communications.
+
+    ``link`` is the case's link as read before (None: read it here). A case with no change
+    takes no lock and writes nothing (every case is polled every 10 minutes)."""
     counts.cases += 1
     case_id = case["caseId"]
-    with transaction.atomic():
-        link = (
-            SupportCase.objects.select_for_update(of=("self",))
-            .select_related("ticket")
-            .filter(case_id=case_id)
-            .first()
-        )
-        changed = link is None
-        if link is None:
-            link = _ticket_for_outside_case(account, case)
-            counts.tickets += 1
-        changed = _sync_state(link, case) or changed
+    if link is None:
+        link = SupportCase.objects.select_related("ticket").filter(case_id=case_id).first()
+    changed = False
+    if link is None or not _state_unchanged(link, case):
+        with transaction.atomic():
+            link = (
+                SupportCase.objects.select_for_update(of=("self",))
+                .select_related("ticket")
+                .filter(case_id=case_id)
+                .first()
+            )
+            changed = link is None
+            if link is None:
+                link = _ticket_for_outside_case(account, case)
+                counts.tickets += 1
+            changed = _sync_state(link, case) or changed
+    # Fetched before the lock (a network call must not hold a row lock); the import below
+    # checks each one again under the lock.
+    communications = _new_communications(link, case, client)
+    if not changed and not communications:
+        return link
     # Communications in their own transaction: the position moves only with the comments.
-    # A case with no change writes nothing (every case is polled every 10 minutes).
     with transaction.atomic():
         link = SupportCase.objects.select_for_update().get(pk=link.pk)
         position = link.last_communication_at
-        imported = _import_communications(account, link, client)
+        imported = _import_communications(account, link, communications)
         counts.comments += imported
         if changed or imported or link.last_communication_at != position:
             link.last_synced_at = timezone.now()
@@ -410,17 +444,26 @@ def _ticket_for_outside_case(account: CustomerAWSAccount, case: dict) -> Support
     )
 
 
+def _state_unchanged(link: SupportCase, case: dict) -> bool:
+    return (
+        str(case.get("status") or "") == link.status
+        and str(case.get("severityCode") or link.severity_code) == link.severity_code
+        and str(case.get("displayId") or link.display_id) == link.display_id
+        and bool(link.ticket.aws_case_id)
+    )
+
+
 def _sync_state(link: SupportCase, case: dict) -> bool:
     """Copy the case's state to its link and ticket; False (and no write) when nothing
     changed."""
+    if _state_unchanged(link, case):
+        return False
     status = str(case.get("status") or "")
     severity = str(case.get("severityCode") or link.severity_code)
     subject = str(case.get("subject") or "")
     display_id = str(case.get("displayId") or link.display_id)
     old_status = link.status
     changed = status != old_status or severity != link.severity_code
-    if not changed and display_id == link.display_id and link.ticket.aws_case_id:
-        return False
     link.status, link.severity_code = status, severity
     link.display_id = display_id
     link.save(update_fields=["status", "severity_code", "display_id"])
@@ -462,7 +505,58 @@ def _sync_state(link: SupportCase, case: dict) -> bool:
     return True
 
 
-def _import_communications(account: CustomerAWSAccount, link: SupportCase, client) -> int:
+def _new_communications(link: SupportCase, case: dict, client) -> list[dict]:
+    """The case's communications from our position on that are not stored yet, oldest
+    first. recentCommunications (the five newest, listed with the case) is enough when it
+    is complete or reaches back to our position; otherwise DescribeCommunications with
+    afterTime. Only when they may hold something new is the database asked."""
+    position = link.last_communication_at
+    recent = case.get("recentCommunications")
+    communications = None
+    if recent is not None:
+        listed = list(recent.get("communications") or [])
+        times = [_when(c.get("timeCreated")) for c in listed]
+        if not recent.get("nextToken") or (
+            position and times and all(t is not None for t in times) and min(times) <= position
+        ):
+            communications = listed
+    if communications is None:
+        communications = _describe_communications(link, client)
+    if position is not None:
+        # Older ones were handled when the position moved past them; the boundary ones are
+        # kept (AWS's afterTime is inclusive, and a twin may share the instant).
+        communications = [
+            c for c in communications if (_when(c.get("timeCreated")) or position) >= position
+        ]
+    if not communications:
+        return []
+    known = _known_keys(link, communications)
+    communications = [c for c in communications if communication_key(link.case_id, c) not in known]
+    communications.sort(key=lambda c: _when(c.get("timeCreated")) or timezone.now())
+    return communications
+
+
+def _known_keys(link: SupportCase, communications: list[dict]) -> set[str]:
+    """Keys of these communications already stored: imported as comments, or recognised
+    as our own pushed replies."""
+    keys = {communication_key(link.case_id, c) for c in communications}
+    if not keys:
+        return set()
+    known = set(
+        Comment.objects.filter(aws_communication_key__in=keys).values_list(
+            "aws_communication_key", flat=True
+        )
+    )
+    if keys - known:
+        known |= set(
+            CasePush.objects.filter(communication_key__in=keys - known).values_list(
+                "communication_key", flat=True
+            )
+        )
+    return known
+
+
+def _describe_communications(link: SupportCase, client) -> list[dict]:
     kwargs = {"caseId": link.case_id}
     if link.last_communication_at:
         kwargs["afterTime"] = link.last_communication_at.isoformat()
@@ -478,18 +572,25 @@ def _import_communications(account: CustomerAWSAccount, link: SupportCase, clien
         logger.info(
             "emulator without DescribeCommunications: case %s synced without them", link.case_id
         )
-        return 0
-    communications.sort(key=lambda c: _when(c.get("timeCreated")) or timezone.now())
+        return []
+    return communications
+
+
+def _import_communications(
+    account: CustomerAWSAccount, link: SupportCase, communications: list[dict]
+) -> int:
+    """Store these communications (oldest first) on the locked link's ticket; each is
+    checked again here, since another poller may have stored it meanwhile."""
     imported = 0
+    known = _known_keys(link, communications)
     for communication in communications:
         created = _when(communication.get("timeCreated"))
         if created and (link.last_communication_at is None or created > link.last_communication_at):
             link.last_communication_at = created
         key = communication_key(link.case_id, communication)
-        if Comment.objects.filter(aws_communication_key=key).exists():
+        if key in known:
             continue
-        if CasePush.objects.filter(communication_key=key).exists():
-            continue
+        known.add(key)
         submitted_by = str(communication.get("submittedBy", ""))
         if _is_ours(account, submitted_by) and _match_own(link, key, created):
             continue

@@ -57,12 +57,12 @@ def expect_list(stubber, cases, *, extra_pages=None):
     stubber.add_response(
         "describe_cases",
         {"cases": cases},
-        {"includeResolvedCases": False, "includeCommunications": False, "language": "en"},
+        {"includeResolvedCases": False, "includeCommunications": True, "language": "en"},
     )
     stubber.add_response(
         "describe_cases",
         {"cases": []},
-        {"includeResolvedCases": False, "includeCommunications": False, "language": "zh"},
+        {"includeResolvedCases": False, "includeCommunications": True, "language": "zh"},
     )
 
 
@@ -159,6 +159,75 @@ def test_rerun_changes_nothing_and_a_new_reply_on_an_old_case_arrives(account, a
     assert reply.is_public and reply.author_name == "AWS Support"
 
 
+def with_recent(case_dict, comms, *, next_token=None):
+    """A listed case as AWS returns it with includeCommunications: the newest five."""
+    recent = {"communications": sorted(comms, key=lambda c: c["timeCreated"], reverse=True)[:5]}
+    if next_token:
+        recent["nextToken"] = next_token
+    return {**case_dict, "recentCommunications": recent}
+
+
+def test_recent_communications_spare_a_call_per_case(account, acme_user):
+    """The listing's five newest communications are enough when they are all there is, or
+    reach back to the newest one stored: no DescribeCommunications, and a case with nothing
+    new takes no lock and writes nothing. Older gaps still go through DescribeCommunications."""
+    cid = "case-123456789012-muen-2026-rec000"
+    first = [comm(cid, n, f"message {n}") for n in range(3)]
+    client, stubber = stubbed()
+    expect_list(stubber, [with_recent(case(cid), first)])  # no describe_communications
+    with stubber:
+        run = support.poll_account(account, client=client)
+    stubber.assert_no_pending_responses()
+    assert run.comments_imported == 3
+    assert SupportCase.objects.get().last_communication_at == T + timedelta(minutes=2)
+
+    # The same listing again: no call, no lock, no write but the run record.
+    client, stubber = stubbed()
+    expect_list(stubber, [with_recent(case(cid), first)])
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with stubber, connection.execute_wrapper(record):
+        run = support.poll_account(account, client=client)
+    stubber.assert_no_pending_responses()
+    assert run.comments_imported == 0
+    assert not [q for q in statements if "FOR UPDATE" in q]
+    writes = [q for q in statements if q.lstrip().split(" ", 1)[0] in ("INSERT", "UPDATE")]
+    assert [w for w in writes if "aws_integrations_syncrun" not in w] == []
+
+    # Two new replies, and older history beyond the five: the five reach back to our
+    # position, so still no call.
+    newer = first + [comm(cid, 10 + n, f"reply {n}") for n in range(4)]
+    client, stubber = stubbed()
+    expect_list(stubber, [with_recent(case(cid), newer, next_token="older")])
+    with stubber:
+        run = support.poll_account(account, client=client)
+    stubber.assert_no_pending_responses()
+    assert run.comments_imported == 4
+    assert Comment.objects.filter(ticket__aws_case_id=cid).count() == 7
+
+    # Eight more replies since (a long gap): the five do not reach back, so the rest come
+    # from DescribeCommunications after our position.
+    burst = [comm(cid, 30 + n, f"burst {n}") for n in range(8)]
+    client, stubber = stubbed()
+    expect_list(stubber, [with_recent(case(cid), newer + burst, next_token="older")])
+    expect_comms(stubber, cid, [burst], after=(T + timedelta(minutes=13)).isoformat())
+    with stubber:
+        run = support.poll_account(account, client=client)
+    stubber.assert_no_pending_responses()
+    assert run.comments_imported == 8
+    bodies = list(
+        Comment.objects.filter(ticket__aws_case_id=cid)
+        .order_by("created_at", "id")
+        .values_list("body", flat=True)
+    )
+    assert bodies[-8:] == [f"burst {n}" for n in range(8)]
+    assert len(bodies) == len(set(bodies)) == 15
+
+
 def test_case_resolved_at_aws_resolves_the_ticket(account, acme_user):
     client, stubber = stubbed()
     cid = "case-123456789012-muen-2026-res000"
@@ -177,7 +246,7 @@ def test_case_resolved_at_aws_resolves_the_ticket(account, acme_user):
     stubber.add_response(
         "describe_cases",
         {"cases": [case(cid, status="resolved")]},
-        {"caseIdList": [cid], "includeResolvedCases": True, "includeCommunications": False},
+        {"caseIdList": [cid], "includeResolvedCases": True, "includeCommunications": True},
     )
     expect_comms(stubber, cid, [[]])
     with stubber:
@@ -531,7 +600,7 @@ def test_a_case_unknown_at_aws_does_not_hide_the_others(account):
         support.poll_account(account, client=client)
     client, stubber = stubbed()
     expect_list(stubber, [])
-    params = {"includeResolvedCases": True, "includeCommunications": False}
+    params = {"includeResolvedCases": True, "includeCommunications": True}
     stubber.add_client_error(
         "describe_cases",
         "CaseIdNotFound",

@@ -119,7 +119,7 @@ def poll_support(which: str) -> None:
         "support", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
     )
     stubber = Stubber(client)
-    listing = {"includeResolvedCases": False, "includeCommunications": False}
+    listing = {"includeResolvedCases": False, "includeCommunications": True}
     stubber.add_response(
         "describe_cases", {"cases": [case(c) for c in CASES]}, {**listing, "language": "en"}
     )
