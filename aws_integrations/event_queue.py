@@ -1,7 +1,8 @@
 """The SQS consumer for EventBridge events: AWS Health events (SPT-006) and AWS Support
 case updates (SPT-005's real-time path).
 
-A message is deleted only after its work is committed. A message whose processing fails
+A message is deleted only after its work is committed (a received batch's handled messages
+in one DeleteMessageBatch call). A message whose processing fails
 stays on the queue (visible again after its visibility timeout) and reaches the
 dead-letter queue after the queue's maxReceiveCount. A malformed message is logged with
 its body and moved to the dead-letter queue at once; it never stops the consumer.
@@ -72,6 +73,7 @@ def consume_once(
         return counts
     run = SyncRun.objects.create(kind=SyncRun.Kind.HEALTH_QUEUE)
     errors = []
+    done = []  # committed (or moved to the dead-letter queue): deleted together at the end
     for message in messages:
         counts["received"] += 1
         try:
@@ -87,7 +89,7 @@ def consume_once(
             )
             errors.append(f"malformed {message.get('MessageId')}: {exc}")
             _to_dead_letter(client, message)
-            client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            done.append(message)
             continue
         except Exception as exc:  # database down, AWS error...: leave it for redelivery
             counts["failed"] += 1
@@ -99,8 +101,9 @@ def consume_once(
             connection.close()  # a broken connection must not poison the next message
             close_old_connections()
             continue
-        client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        done.append(message)
         counts["processed"] += 1
+    _delete(client, queue_url, done)
     try:
         SyncRun.objects.filter(pk=run.pk).update(
             outcome=SyncRun.Outcome.FAILED if counts["failed"] else SyncRun.Outcome.OK,
@@ -116,6 +119,36 @@ def consume_once(
         counts,
     )
     return counts
+
+
+def _delete(client, queue_url: str, messages: list[dict]) -> None:
+    """Delete the handled messages in one call (at most ten are received at a time). One
+    that could not be deleted comes back after its visibility timeout and is processed
+    again, which changes nothing (processing is idempotent)."""
+    if not messages:
+        return
+    try:
+        response = client.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                for index, message in enumerate(messages)
+            ],
+        )
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning(
+            "event queue: %s handled messages not deleted (%s); they will be delivered again",
+            len(messages),
+            exc,
+        )
+        return
+    for failure in response.get("Failed", []):
+        logger.warning(
+            "event queue: message %s not deleted (%s: %s); it will be delivered again",
+            messages[int(failure["Id"])].get("MessageId"),
+            failure.get("Code"),
+            failure.get("Message"),
+        )
 
 
 def _to_dead_letter(client, message) -> None:

@@ -239,7 +239,7 @@ def _process(data: NormalizedEvent) -> Outcome:
     event = HealthEvent.objects.select_for_update().filter(arn=data.arn).first()
     created = event is None
     if created:
-        event = HealthEvent.objects.create(arn=data.arn)
+        event = HealthEvent(arn=data.arn)  # inserted by the save below (a twin: retried)
     before = (
         event.status,
         event.description,

@@ -227,6 +227,46 @@ def test_poison_message_goes_to_the_dead_letter_queue(queue, acme_account):
     assert SyncRun.objects.get(kind="health_queue").errors
 
 
+def test_handled_messages_are_deleted_together_and_a_failed_delete_only_repeats(
+    queue, acme_account, monkeypatch, caplog
+):
+    """One DeleteMessageBatch per received batch. When SQS refuses to delete, the message
+    comes back and is processed again: nothing is created twice."""
+    sqs, url, _dlq = queue
+    event = sample("awshealthtools_issue_ec2_store_degraded_tags.json")
+    send(sqs, url, event)
+    send(sqs, url, "{not json")
+    calls = []
+    real = sqs.delete_message_batch
+
+    def refuse(**kwargs):
+        calls.append(len(kwargs["Entries"]))
+        return {
+            "Successful": [],
+            "Failed": [
+                {
+                    "Id": e["Id"],
+                    "SenderFault": False,
+                    "Code": "InternalError",
+                    "Message": "try again",
+                }
+                for e in kwargs["Entries"]
+            ],
+        }
+
+    monkeypatch.setattr(sqs, "delete_message_batch", refuse)
+    first = event_queue.consume_once(client=sqs, wait_seconds=0)
+    assert first["processed"] == 1 and first["malformed"] == 1 and calls == [2]
+    assert "not deleted (InternalError: try again)" in caplog.text
+    tickets = Ticket.objects.count()
+
+    monkeypatch.setattr(sqs, "delete_message_batch", real)
+    again = event_queue.consume_once(client=sqs, wait_seconds=0)  # both delivered again
+    assert again["received"] == 2 and again["processed"] == 1
+    assert Ticket.objects.count() == tickets and HealthEvent.objects.count() == 1
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None
+
+
 def test_consumer_survives_a_database_error_and_reprocesses(queue, acme_account, monkeypatch):
     sqs, url, _dlq = queue
     send(sqs, url, sample("awshealthtools_issue_ec2_store_degraded_tags.json"))
