@@ -27,3 +27,36 @@ def markdown(value) -> str:
     from spt_portal.markup import render_markdown
 
     return mark_safe(render_markdown(str(value or "")))  # noqa: S308 - nh3-cleaned
+
+
+PRIORITY_BADGE = {
+    "critical": "text-bg-danger",
+    "high": "text-bg-warning",
+    "medium": "text-bg-info",
+}
+STATUS_BADGE = {
+    "new": "text-bg-primary",
+    "in_progress": "text-bg-info",
+    "waiting_customer": "text-bg-warning",
+    "resolved": "text-bg-success",
+}
+
+
+@register.simple_tag
+def priority_badge(ticket) -> str:
+    """A ticket's priority as a badge (a tag, not an include: list pages show one a row)."""
+    from django.utils.html import format_html
+
+    css = PRIORITY_BADGE.get(ticket.priority, "text-bg-light border")
+    return format_html(
+        '<span class="badge rounded-pill {}">{}</span>', css, ticket.get_priority_display()
+    )
+
+
+@register.simple_tag
+def status_badge(ticket) -> str:
+    """A ticket's status as a badge."""
+    from django.utils.html import format_html
+
+    css = STATUS_BADGE.get(ticket.status, "text-bg-secondary")
+    return format_html('<span class="badge {}">{}</span>', css, ticket.get_status_display())
