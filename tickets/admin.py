@@ -29,7 +29,7 @@ from spt_portal.admin_mixins import (
 from spt_portal.inputs import row_id
 from spt_portal.models import User
 
-from . import knowledge, selectors, services
+from . import admin_queue, knowledge, selectors, services
 from .forms import MultipleFileField
 from .models import (
     Article,
@@ -214,17 +214,9 @@ class TicketAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
         css = {"all": ["spt_portal/admin.css"]}
 
     change_form_template = "admin/tickets/ticket/change_form.html"
-    list_display = [
-        "number",
-        "customer_short",
-        "title",
-        "priority_badge",
-        "status",
-        "assignee",
-        "sla_badge",
-        "updated_at",
-    ]
-    list_display_links = ["number", "title"]
+    # The queue's rows are written by admin_queue, for exactly these columns.
+    list_display = admin_queue.COLUMNS[1:]
+    list_display_links = admin_queue.LINKS
     list_filter = [
         "status",
         "priority",

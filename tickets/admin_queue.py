@@ -18,7 +18,7 @@ from django.utils import formats, timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
-COLUMNS = [
+COLUMNS = [  # action_checkbox, then TicketAdmin.list_display
     "action_checkbox",
     "number",
     "customer_short",
