@@ -68,3 +68,16 @@ def test_a_popup_list_is_left_to_django(login, engineer, queue):
         response = client.get(CHANGELIST + "?_popup=1&_to_field=id")
     assert response.status_code == 200
     assert django.called
+
+
+def test_ticket_page_assignee_is_a_search_box_and_aws_section_only_when_linked(
+    login, engineer, queue
+):
+    client = login(engineer)
+    page = client.get(f"/admin/tickets/ticket/{queue[0].pk}/change/").content.decode()
+    assert '<select name="assignee" id="id_assignee" class="admin-autocomplete"' in page
+    assert "aws_case_id" not in page
+    Ticket = type(queue[0])
+    Ticket.objects.filter(pk=queue[0].pk).update(aws_case_id="case-1")
+    page = client.get(f"/admin/tickets/ticket/{queue[0].pk}/change/").content.decode()
+    assert "case-1" in page
