@@ -16,7 +16,8 @@ def tickets_visible_to(*, user) -> QuerySet[Ticket]:
 
 
 def ticket_list_for(*, user, status="", priority="", query="") -> QuerySet[Ticket]:
-    tickets = tickets_visible_to(user=user).select_related("requester", "assignee", "customer")
+    # What the portal list shows: no descriptions (an emailed one can be tens of KB).
+    tickets = tickets_visible_to(user=user).select_related("requester").defer("description")
     if status:
         tickets = tickets.filter(status=status)
     if priority:
