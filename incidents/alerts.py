@@ -570,6 +570,8 @@ def _open_incident_safely(alert: Alert, integration) -> None:
     from .paging import PagingError
     from .services import IncidentError
 
+    if alert.level != AlertLevel.CRITICAL:
+        return  # only critical alerts open incidents: no savepoint for the others
     try:
         with transaction.atomic():
             _maybe_open_incident(alert, integration)
