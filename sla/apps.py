@@ -7,12 +7,19 @@ class SlaConfig(AppConfig):
     verbose_name = _("SLA and on-call")
 
     def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
         from spt_portal.admin_site import register_dashboard_panel
         from spt_portal.audit import register_evidence
         from spt_portal.documents import register_values
         from spt_portal.observability import register_collector
 
         from . import dashboard, evidence
+        from .models import SLAConfig
+        from .services import forget_targets
+
+        post_save.connect(forget_targets, sender=SLAConfig, dispatch_uid="sla-forget-targets")
+        post_delete.connect(forget_targets, sender=SLAConfig, dispatch_uid="sla-forget-targets")
 
         register_dashboard_panel(dashboard.oncall_panel)
         register_values("sla", dashboard.document_values)

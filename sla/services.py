@@ -75,11 +75,35 @@ def _record_document_versions(actor) -> None:
     record_versions(actor=actor)
 
 
+# A version's targets never change once written (a change is a new version), so each
+# process keeps them after the first read: one query less for every ticket opened. Keyed by
+# id and creation time; cleared whenever a target row is saved (the signal below).
+_TARGETS: dict[tuple, dict[str, SLAConfig]] = {}
+
+
+def _targets_of(policy: SLAPolicyVersion) -> dict[str, SLAConfig]:
+    prefetched = getattr(policy, "_prefetched_objects_cache", {}).get("targets")
+    if prefetched is not None:
+        return {target.priority: target for target in prefetched}
+    key = (policy.pk, policy.__dict__.get("created_at"))  # never loads a deferred field
+    targets = _TARGETS.get(key)
+    if targets is None:
+        targets = {target.priority: target for target in policy.targets.all()}
+        if len(_TARGETS) > 64:
+            _TARGETS.clear()
+        _TARGETS[key] = targets
+    return targets
+
+
+def forget_targets(**kwargs) -> None:
+    _TARGETS.clear()
+
+
 def target_for(policy: SLAPolicyVersion, priority: str) -> SLAConfig:
-    for target in policy.targets.all():  # prefetch-friendly
-        if target.priority == priority:
-            return target
-    raise SLAError(f"policy v{policy.pk} has no target for priority {priority!r}")
+    target = _targets_of(policy).get(priority)
+    if target is None:
+        raise SLAError(f"policy v{policy.pk} has no target for priority {priority!r}")
+    return target
 
 
 def deadlines_for(

@@ -58,3 +58,24 @@ def test_engineers_and_auditors_cannot_change_the_policy(login, engineer, audito
     assert login(engineer).post(ADD, form_data()).status_code == 403
     assert login(auditor).post(ADD, form_data()).status_code == 403
     assert login(engineer).get("/admin/sla/slapolicyversion/").status_code == 200
+
+
+def test_targets_are_read_once_per_version_and_a_new_version_applies_at_once(
+    django_assert_num_queries,
+):
+    """Versions never change, so their targets are kept after the first read; a new
+    version (or any saved target row) is seen at once."""
+    from sla.services import current_policy, sla_policy_create, target_for
+
+    policy = current_policy()
+    target_for(policy, "high")
+    with django_assert_num_queries(0):
+        assert target_for(policy, "high").priority == "high"
+    newer = sla_policy_create(
+        targets={"critical": (5, 60), "high": (20, 240), "medium": (60, 480), "low": (240, 960)},
+        note="faster",
+        actor=None,
+    )
+    assert target_for(current_policy(), "high").response_minutes == 20
+    assert current_policy() == newer
+    assert target_for(policy, "high").response_minutes != 20  # the old version is unchanged
