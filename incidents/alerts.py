@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -456,6 +456,8 @@ def _alert_build(parsed: ParsedAlert, integration, now) -> Alert:
     )
 
 
+# What a repeat may change: its count and time always, the rest (from "annotations" on)
+# when the sender says something new.
 REPEAT_FIELDS = [
     "occurrences",
     "last_received_at",
@@ -525,13 +527,17 @@ def _upsert_all(parsed: list[ParsedAlert], integration) -> dict[str, int]:
     }
     fresh: list[Alert] = []
     repeated: list[tuple[Alert, str, str]] = []
+    changed: list[Alert] = []  # a repeat that changed more than its count and time
     for key, item in by_key.items():
         alert = existing.get(key)
         if alert is None:
             fresh.append(_alert_build(item, integration, now))
         else:
+            was = [getattr(alert, name) for name in REPEAT_FIELDS[2:]]
             was_level = alert.level
             repeated.append((alert, _apply_repeat(alert, item, now), was_level))
+            if was != [getattr(alert, name) for name in REPEAT_FIELDS[2:]]:
+                changed.append(alert)
     if fresh:
         try:
             with transaction.atomic():
@@ -541,7 +547,16 @@ def _upsert_all(parsed: list[ParsedAlert], integration) -> dict[str, int]:
             one_by_one.extend(by_key[alert.dedupe_key] for alert in fresh)
             fresh = []
     if repeated:
-        Alert.objects.bulk_update([alert for alert, _o, _l in repeated], REPEAT_FIELDS)
+        # Most repeats only count: one UPDATE for them all (bulk_update's CASE per field and
+        # row was two thirds of a payload's time); the others through bulk_update.
+        changed_ids = {alert.pk for alert in changed}
+        plain = [alert.pk for alert, _o, _l in repeated if alert.pk not in changed_ids]
+        if plain:
+            Alert.objects.filter(pk__in=plain).update(
+                occurrences=F("occurrences") + 1, last_received_at=now
+            )
+        if changed:
+            Alert.objects.bulk_update(changed, REPEAT_FIELDS)
     for alert in fresh:
         if alert.status == AlertStatus.RESOLVED:
             counts["resolved"] += 1

@@ -231,19 +231,22 @@ def test_a_large_payload_is_stored_in_a_constant_number_of_queries(
     integration, _token = alertmanager
     seen = [_am_alert(f"seen-{i}") for i in range(25)]
     process_payload(payload_receive(integration=integration, body={"alerts": seen}).pk)
+    first_seen = Alert.objects.get(labels__key="seen-3").last_received_at
     body = {
         "alerts": seen[:24]
         + [_am_alert("seen-24", status="resolved")]
         + [_am_alert(f"new-{i}") for i in range(25)]
         + [_am_alert("new-0")]
     }
+    body["alerts"][1] = {**body["alerts"][1], "annotations": {"summary": "now worse"}}
     # Stored without its job (which would process it at once, tests running jobs
     # synchronously): the processing itself is what is measured.
     payload = AlertPayload.objects.create(integration=integration, body=body)
-    # Begin, the payload, its alerts, the bulk insert in a savepoint (3), the bulk update,
-    # the alert repeated inside the payload one by one (savepoint, read, update, release),
-    # the payload's outcome, commit: 13, whatever the number of alerts.
-    with django_assert_max_num_queries(13) as captured:
+    # Begin, the payload, its alerts, the bulk insert in a savepoint (3), one update for the
+    # plain repeats and one for the resolved one, the alert repeated inside the payload one
+    # by one (savepoint, read, update, release), the payload's outcome, commit: 14, whatever
+    # the number of alerts.
+    with django_assert_max_num_queries(14) as captured:
         process_payload(payload.pk)
     # Warnings open no incident, so they cost no savepoint each (one per alert before).
     savepoints = [q for q in captured.captured_queries if q["sql"].startswith("SAVEPOINT")]
@@ -254,6 +257,9 @@ def test_a_large_payload_is_stored_in_a_constant_number_of_queries(
     assert Alert.objects.count() == 50
     assert Alert.objects.get(labels__key="new-0").occurrences == 2
     assert Alert.objects.get(labels__key="seen-3").occurrences == 2
+    assert Alert.objects.get(labels__key="seen-3").last_received_at > first_seen
+    changed = Alert.objects.get(labels__key="seen-1")
+    assert changed.occurrences == 2 and changed.annotations == {"summary": "now worse"}
     assert Alert.objects.get(labels__key="seen-24").status == AlertStatus.RESOLVED
     # A warning that turns critical on repeat opens its incident.
     escalate = {"alerts": [_am_alert("seen-5", severity="critical")]}
