@@ -374,6 +374,11 @@ def test_every_real_world_fixture_ends_somewhere_known(client, signer, alice):
             "duplicate",
         }, path.name
     assert InboundEmail.objects.count() == len(paths)
+    # Whatever became of it, the message as received is kept (staff and auditors read it).
+    for record in InboundEmail.objects.all():
+        assert record.raw.name.endswith(".eml"), record.outcome
+        with record.raw.open("rb") as stored:
+            assert stored.read(1), record.outcome
 
 
 def test_outbound_headers_and_the_reply_marker(client, signer, alice, engineer):

@@ -91,7 +91,8 @@ def process_notification(notification: dict) -> InboundEmail:
             record = InboundEmail.objects.create(
                 ses_message_id=ses_id, verdicts=_verdicts(notification)
             )
-            record.raw.save(f"{ses_id[:80]}.eml", ContentFile(raw), save=True)
+            # Written with the outcome: every way through _handle ends in _finish's save.
+            record.raw.save(f"{ses_id[:80]}.eml", ContentFile(raw), save=False)
             _handle(record, raw)
     except IntegrityError:
         # Two deliveries raced; the other one did the work.
