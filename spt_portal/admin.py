@@ -202,6 +202,54 @@ class RQDashboardAdmin(QueueAdmin):
     def get_object(self, request, object_id, from_field=None):
         return None
 
+    def get_urls(self):
+        """django-rq's pages, with two of them answering 404 where they failed with a 500:
+        a worker that is gone (a stale link from the workers list) and the rq-scheduler
+        page (rq-scheduler is not installed: periodic jobs run in ``rqcron``)."""
+        from django.urls import path
+
+        def guarded(view):
+            def wrapper(request, *args, **kwargs):
+                request.current_app = self.admin_site.name
+                return self.admin_site.admin_view(view)(request, *args, **kwargs)
+
+            return wrapper
+
+        return [
+            path(
+                "workers/<int:queue_index>/<str:key>/",
+                guarded(_rq_worker_details),
+                name="django_rq_worker_details",
+            ),
+            path(
+                "schedulers/<int:scheduler_index>/",
+                guarded(_rq_no_scheduler),
+                name="django_rq_scheduler_jobs",
+            ),
+            *super().get_urls(),
+        ]
+
+
+def _rq_worker_details(request, queue_index: int, key: str):
+    from django.http import Http404
+    from django_rq import views
+    from django_rq.queues import get_queue_by_index
+    from rq.worker import Worker
+
+    try:
+        queue = get_queue_by_index(queue_index)
+    except IndexError as exc:
+        raise Http404("no such queue") from exc
+    if Worker.find_by_key(key, connection=queue.connection) is None:
+        raise Http404("no such worker (it has stopped)")
+    return views.worker_details(request, queue_index, key)
+
+
+def _rq_no_scheduler(request, scheduler_index: int):
+    from django.http import Http404
+
+    raise Http404("rq-scheduler is not used: periodic jobs run in the rqcron process")
+
 
 if admin.site.is_registered(Dashboard):
     admin.site.unregister(Dashboard)

@@ -1016,16 +1016,15 @@ ACCESS.update(
             get(lambda w: _rq(f"workers/{w.rq_queue}/"), ADMIN_STAFF)
         ],
         "admin/django_rq/dashboard/workers/<int:queue_index>/<str:key>/": [
-            # Like the scheduler page: django-rq fails on an unknown worker (staff unchecked).
+            # A worker that has stopped: 404 (django-rq's own page failed with a 500).
             get(
                 lambda w: _rq(f"workers/{w.rq_queue}/rq:worker:gone/"),
-                per_role(*(ADMIN_LOGIN,) * 3, None, None, None),
+                per_role(*(ADMIN_LOGIN,) * 3, 404, 404, 404),
             )
         ],
-        # rq-scheduler is not installed, and django-rq's page then fails for staff instead
-        # of saying so (a third-party page nothing links to): only the refusals are pinned.
+        # rq-scheduler is not installed (periodic jobs run in rqcron): 404, not a 500.
         "admin/django_rq/dashboard/schedulers/<int:scheduler_index>/": [
-            get(_rq("schedulers/0/"), per_role(*(ADMIN_LOGIN,) * 3, None, None, None))
+            get(_rq("schedulers/0/"), per_role(*(ADMIN_LOGIN,) * 3, 404, 404, 404))
         ],
         "admin/django_rq/dashboard/cron-schedulers/<int:connection_index>/<str:scheduler_name>/": [
             get(_rq("cron-schedulers/0/nope/"), ADMIN_NOT_FOUND)

@@ -307,3 +307,23 @@ def test_contacts_of_a_deactivated_customer_are_signed_out_and_refused(
     assert _sign_in(fresh, acme_user.email, password).status_code == 200  # the form again
     assert fresh.get("/portal/").status_code == 302
     assert api("get", "/api/v1/tickets", acme_user).status_code == 401
+
+
+def test_rq_worker_page_for_a_live_worker_and_404_for_a_gone_one(login, engineer):
+    """django-rq's worker page failed with a 500 on a worker that had stopped (a stale link
+    from its workers list): it is a 404 now, and a live worker's page still shows."""
+    import django_rq
+    from rq import Worker
+
+    queue = django_rq.get_queue("default")
+    worker = Worker([queue], connection=queue.connection, name="spt-test-worker")
+    worker.register_birth()
+    try:
+        client = login(engineer)
+        base = "/admin/django_rq/dashboard/workers/0/"
+        live = client.get(f"{base}{worker.key}/")
+        assert live.status_code == 200 and "spt-test-worker" in live.content.decode()
+        assert client.get(f"{base}rq:worker:gone/").status_code == 404
+        assert client.get("/admin/django_rq/dashboard/schedulers/0/").status_code == 404
+    finally:
+        worker.register_death()
