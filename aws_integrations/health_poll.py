@@ -82,12 +82,16 @@ def poll_organization(*, client=None) -> SyncRun:
 
 def poll_accounts(*, clients=None) -> SyncRun:
     """Account view: each customer account through its role. One failing account is
-    recorded and does not stop the others."""
+    recorded and does not stop the others, nor hold their windows back: each account reads
+    from its own last good poll (``health_polled_at``), so a broken account is read again
+    from before it broke, once it works, and the others do not reread days of events."""
     run = SyncRun.objects.create(kind=SyncRun.Kind.HEALTH_POLL)
     seen = 0
     errors = []
-    since = _since()
+    fallback = _since()
+    overlap = timedelta(minutes=settings.AWS_HEALTH_POLL_OVERLAP_MINUTES)
     for account in CustomerAWSAccount.objects.filter(health_enabled=True).exclude(role_arn=""):
+        since = account.health_polled_at - overlap if account.health_polled_at else fallback
         try:
             client = (clients or {}).get(account.account_id) or health_client(account)
             for page in client.get_paginator("describe_events").paginate(
@@ -119,6 +123,8 @@ def poll_accounts(*, clients=None) -> SyncRun:
         except (ClientError, BotoCoreError, ValueError) as exc:
             errors.append(f"{account.account_id}: {type(exc).__name__}: {exc}")
             logger.warning("health poll of %s failed: %s", account.account_id, exc)
+        else:
+            CustomerAWSAccount.objects.filter(pk=account.pk).update(health_polled_at=run.started_at)
     return _finish(
         run, SyncRun.Outcome.FAILED if errors else SyncRun.Outcome.OK, seen, "\n".join(errors)
     )

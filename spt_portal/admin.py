@@ -110,7 +110,7 @@ class CustomerAWSAccountAdmin(admin.ModelAdmin):
     list_select_related = ["customer"]
     search_fields = ["account_id", "name", "customer__name", "customer__short_code"]
     autocomplete_fields = ["customer"]
-    readonly_fields = ["support_api_error", "onboarding"]
+    readonly_fields = ["support_api_error", "health_polled_at", "onboarding"]
 
     def get_actions(self, request):
         actions = super().get_actions(request)

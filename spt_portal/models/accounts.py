@@ -306,6 +306,12 @@ class CustomerAWSAccount(models.Model):
         help_text=_("Set by the sync, e.g. no Business or Enterprise support plan."),
     )
     health_enabled = models.BooleanField(_("receive AWS Health events"), default=True)
+    health_polled_at = models.DateTimeField(
+        _("last AWS Health poll"),
+        null=True,
+        blank=True,
+        help_text=_("When the account view's Health poll last read this account without error."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -602,6 +602,16 @@ def test_health_account_view_one_failing_account_does_not_stop_the_others(
     answer_account_event(aws, GLOBEX, globex_arn)
     outcome, run = poll_health(aws, T0 + timedelta(minutes=15))
     assert outcome == "ok" and run.errors == ""
+
+    # Each account reads from its own last good poll: Globex from the first poll (less the
+    # overlap), Acme, which failed then, from further back (no good poll yet: a week).
+    def since(account):
+        call = aws.calls("DescribeEvents", account)[0]
+        return call.params["filter"]["lastUpdatedTimes"][0]["from"]
+
+    overlap = timedelta(minutes=settings.AWS_HEALTH_POLL_OVERLAP_MINUTES)
+    assert since(GLOBEX) == (T0 - overlap).timestamp()
+    assert since(ACME) <= (T0 - timedelta(days=6)).timestamp()
     assert sorted(HealthEvent.objects.values_list("arn", flat=True)) == [acme_arn, globex_arn]
     assert len(told("ops@acme.example")) == 1 and len(told("ops@globex.example")) == 1
     assert HealthEventCustomer.objects.count() == 2
