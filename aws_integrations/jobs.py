@@ -2,6 +2,7 @@
 
 import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -81,6 +82,31 @@ def alert_stale_support_sync() -> int:
     if stale:
         logger.warning("support sync stale for %s accounts", len(stale))
     return len(stale)
+
+
+# A sync run still "running" after this long was cut short (its process was killed).
+INTERRUPTED_RUN_MINUTES = 60
+
+
+def close_interrupted_runs() -> int:
+    """Every 15 minutes: a run left "running" by a process that was killed mid-way (OOM
+    killer, deploy, lost host) is marked failed with that reason, so the run log and its
+    evidence never show a run that is forever in progress. The work itself is redone by
+    the next run (polls are idempotent)."""
+    from .models import SyncRun
+
+    now = timezone.now()
+    closed = SyncRun.objects.filter(
+        outcome=SyncRun.Outcome.RUNNING,
+        started_at__lt=now - timedelta(minutes=INTERRUPTED_RUN_MINUTES),
+    ).update(
+        outcome=SyncRun.Outcome.FAILED,
+        finished_at=now,
+        errors="interrupted: the process stopped before the run finished",
+    )
+    if closed:
+        logger.warning("sync runs: %s interrupted runs closed as failed", closed)
+    return closed
 
 
 def poll_health_events() -> str:

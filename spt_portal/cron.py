@@ -10,6 +10,7 @@ from rq import cron
 
 from aws_integrations.jobs import (
     alert_stale_support_sync,
+    close_interrupted_runs,
     poll_health_events,
     poll_support_cases,
     remind_health_updates,
@@ -39,6 +40,8 @@ cron.register(sla_scan, queue_name="default", interval=60)
 cron.register(poll_support_cases, queue_name="aws", cron="*/10 * * * *")
 cron.register(retry_case_pushes, queue_name="aws", interval=300)
 cron.register(alert_stale_support_sync, queue_name="aws", interval=300)
+# Runs left "running" by a killed process are closed as failed (the next run redoes them).
+cron.register(close_interrupted_runs, queue_name="aws", cron="*/15 * * * *")
 # SPT-006: the Health poll behind the EventBridge -> SQS consumer.
 cron.register(poll_health_events, queue_name="aws", cron="*/15 * * * *")
 cron.register(remind_health_updates, queue_name="aws", cron="5 * * * *")

@@ -668,3 +668,22 @@ def test_connection_test_shows_the_error_and_passes_once_fixed(
     assert account.support_plan == "business" and account.support_api_error == ""
     reassumed = bool(aws.calls("AssumeRole", ACME))
     assert reassumed == (failure.operation == "AssumeRole" or failure.code.startswith("Expired"))
+
+
+def test_a_run_left_running_by_a_killed_process_is_closed_as_failed(caplog):
+    """A poller killed mid-run (OOM, deploy) left its SyncRun "running" forever: the sweep
+    closes it as failed with the reason after an hour; a run still going is left alone."""
+    from aws_integrations.jobs import close_interrupted_runs
+
+    with time_machine.travel(T0, tick=False):
+        stuck = SyncRun.objects.create(kind="support_poll")
+    with time_machine.travel(T0 + timedelta(minutes=50), tick=False):
+        going = SyncRun.objects.create(kind="health_poll")
+    with time_machine.travel(T0 + timedelta(minutes=61), tick=False):
+        assert close_interrupted_runs() == 1
+        assert close_interrupted_runs() == 0
+    stuck.refresh_from_db()
+    going.refresh_from_db()
+    assert stuck.outcome == "failed" and "interrupted" in stuck.errors and stuck.finished_at
+    assert going.outcome == "running"
+    assert "1 interrupted runs closed" in caplog.text

@@ -2,6 +2,7 @@ from django_rq.cron import DjangoCronScheduler
 
 from aws_integrations.jobs import (
     alert_stale_support_sync,
+    close_interrupted_runs,
     poll_health_events,
     poll_support_cases,
     remind_health_updates,
@@ -31,6 +32,7 @@ def test_cron_file_registers_the_periodic_jobs():
         poll_support_cases,
         retry_case_pushes,
         alert_stale_support_sync,
+        close_interrupted_runs,
         poll_health_events,
         remind_health_updates,
         paging_tick,
