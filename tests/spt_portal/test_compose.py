@@ -105,9 +105,19 @@ def test_compose_commands_run_without_docker(tmp_path):
     finally:
         assert stop(web), "gunicorn ignored SIGTERM"
 
-    # worker: the same command, in burst mode so it exits when the queues are empty.
-    worker = subprocess.run([*_local(_command("worker")), "--burst"], cwd=ROOT, env=env, timeout=60)
-    assert worker.returncode == 0
+    # worker: the same command, in burst mode so it exits when the queues are empty. Under
+    # heavy load rq's exit can hang after its work is done (its pubsub thread, rq/rq#1613:
+    # seen once in CI with both suites running): the command is judged by its log then.
+    argv = [*_local(_command("worker")), "--burst"]
+    try:
+        worker = subprocess.run(argv, cwd=ROOT, env=env, timeout=90, capture_output=True, text=True)
+    except subprocess.TimeoutExpired as exc:
+        log = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        assert "Listening on default, aws, notifications" in log, log
+        assert "done, quitting" in log, log
+    else:
+        assert worker.returncode == 0, worker.stderr
+        assert "done, quitting" in worker.stderr, worker.stderr
 
     # cron: starts, loads spt_portal/cron.py, and stops cleanly on SIGTERM. Its output is
     # drained by a thread, so a full pipe can never block it while it shuts down.
@@ -132,7 +142,7 @@ def test_compose_commands_run_without_docker(tmp_path):
     reader.start()
     try:
         assert started.wait(60), "".join(lines)[-2000:]
-        assert any("Starting cron scheduler with 17 jobs" in line for line in lines), lines
+        assert any("Starting cron scheduler with 18 jobs" in line for line in lines), lines
         time.sleep(1)  # let it install its signal handlers and enter its loop
     finally:
         if not stop(cron, timeout=45):
