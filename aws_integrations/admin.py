@@ -300,8 +300,15 @@ class HealthEventAdmin(admin.ModelAdmin):
         return render(request, "admin/aws_integrations/open_case.html", context)
 
 
+def _event_of(ticket):
+    # A Health event's own ticket carries its ARN: any other ticket needs no query.
+    if not ticket.aws_health_event_arn:
+        return None
+    return HealthEvent.objects.filter(ticket=ticket).first()
+
+
 def _health_event_links(request, ticket):
-    event = HealthEvent.objects.filter(ticket=ticket).first()
+    event = _event_of(ticket)
     if event is None:
         return None
     return (
@@ -311,8 +318,10 @@ def _health_event_links(request, ticket):
 
 
 def _notify_link(request, ticket):
-    event = HealthEvent.objects.filter(ticket=ticket).first()
-    if event is None or not access.is_engineer_or_manager(request.user):
+    if not access.is_engineer_or_manager(request.user):
+        return None
+    event = _event_of(ticket)
+    if event is None:
         return None
     return (
         gettext("Notify customers"),
