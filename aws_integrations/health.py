@@ -268,12 +268,10 @@ def _process(data: NormalizedEvent) -> Outcome:
     event.affected_entities = _merge_entities(event.affected_entities, data.affected_entities)
     if data.communication_id and data.communication_id not in event.communication_ids:
         event.communication_ids = [*event.communication_ids, data.communication_id]
-    event.save()
-    after = (event.status, event.description, event.last_updated_time, len(event.affected_entities))
-    outcome = Outcome(event=event, created=created, changed=before != after)
-
-    if event.ticket_id is None:
-        ticket = ticket_services.ticket_create(
+    new_ticket = event.ticket_id is None
+    if new_ticket:
+        # The event's own ticket first, so that the event row is written once, with it.
+        event.ticket = ticket_services.ticket_create(
             customer=None,
             requester=None,
             title=_title(event),
@@ -281,10 +279,14 @@ def _process(data: NormalizedEvent) -> Outcome:
             priority=data.priority,
             source=Source.AWS_HEALTH,
             actor=None,
+            aws_health_event_arn=event.arn,
         )
-        Ticket.objects.filter(pk=ticket.pk).update(aws_health_event_arn=event.arn)
-        event.ticket = ticket
-        event.save(update_fields=["ticket"])
+    event.save()
+    after = (event.status, event.description, event.last_updated_time, len(event.affected_entities))
+    outcome = Outcome(event=event, created=created, changed=before != after)
+
+    if new_ticket:
+        ticket = event.ticket
         if not event.affected_accounts:
             notify_channels(
                 event="health.public",
@@ -364,7 +366,8 @@ def _for_customer(event: HealthEvent, accounts: list, outcome: Outcome) -> int:
             source=Source.AWS_HEALTH,
             actor=None,
         )
-        link = HealthEventCustomer.objects.create(event=event, customer=customer, ticket=ticket)
+        # Written below, once, with its notice time.
+        link = HealthEventCustomer(event=event, customer=customer, ticket=ticket)
     elif outcome.changed:
         _post_update(event, link.ticket, Visibility.PUBLIC)
     if link.notified_at is not None:
@@ -377,7 +380,10 @@ def _for_customer(event: HealthEvent, accounts: list, outcome: Outcome) -> int:
         key=f"health:{event.pk}:{customer.pk}",
     )
     link.notified_at = timezone.now()
-    link.save(update_fields=["notified_at"])
+    if link.pk is None:
+        link.save()
+    else:
+        link.save(update_fields=["notified_at"])
     HealthEvent.objects.filter(pk=event.pk).update(last_customer_update_at=link.notified_at)
     return 1
 

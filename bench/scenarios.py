@@ -79,8 +79,17 @@ def _small_ticket_number():
 
     from tickets.models import Ticket
 
+    # A ticket like the big one but for its comments: same customer and requester, and
+    # assigned or not as it is (an assignee is one more query on the page, whatever the
+    # comments).
+    big = Ticket.objects.get(number=BIG_TICKET)
     return (
-        Ticket.objects.filter(customer__short_code="C000", requester__email=PORTAL_USER)
+        Ticket.objects.filter(
+            customer__short_code="C000",
+            requester__email=PORTAL_USER,
+            assignee__isnull=big.assignee_id is None,
+            status=big.status,
+        )
         .exclude(number=BIG_TICKET)
         .annotate(n=Count("comments"))
         .filter(n__lte=4)

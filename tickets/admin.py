@@ -511,6 +511,15 @@ class TicketAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def get_object(self, request, object_id, from_field=None):
+        # change_view reads the ticket for the conversation, then Django's view reads it
+        # again: once per request is enough.
+        key = (object_id, from_field)
+        cache = request.__dict__.setdefault("_spt_ticket_objects", {})
+        if key not in cache:
+            cache[key] = super().get_object(request, object_id, from_field)
+        return cache[key]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         ticket = self.get_object(request, object_id)
         extra = extra_context or {}

@@ -3,7 +3,10 @@
 import logging
 import time
 
-from . import services
+from django.db import transaction
+
+from . import notifications, services
+from .models import Ticket
 from .sla import scan_sla
 
 logger = logging.getLogger(__name__)
@@ -31,3 +34,20 @@ def sla_scan() -> dict:
         {**counts, "ms": (time.monotonic() - started) * 1000},
     )
     return counts
+
+
+def notify_ticket_created(ticket_id: int) -> int:
+    """After a ticket is opened: its notices (emails to the requester and CC contacts,
+    Slack/webhook channels, SMS for critical tickets), each queued for delivery."""
+    ticket = (
+        Ticket.objects.select_related("customer", "requester", "assignee")
+        .filter(pk=ticket_id)
+        .first()
+    )
+    if ticket is None:
+        logger.warning("ticket notices: ticket %s does not exist (any more)", ticket_id)
+        return 0
+    with transaction.atomic():
+        queued = notifications.send_ticket_created(ticket)
+    logger.info("ticket notices: %s queued for %s", queued, ticket.number)
+    return queued

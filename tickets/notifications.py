@@ -8,7 +8,7 @@ customer receives. Nobody is told about their own action.
 from django.conf import settings
 from django.urls import reverse
 
-from spt_portal import access
+from spt_portal import access, outbox
 from spt_portal.notifications import notify_channels, notify_email, notify_sms
 
 from .models import Comment, Status, Ticket, TicketEvent, Visibility
@@ -76,8 +76,19 @@ def _email(person, ticket, template, key, context, link, *, automatic=True, obj=
 
 
 def ticket_created(ticket: Ticket, *, actor) -> None:
+    """A new ticket's notices are decided and rendered by a job after commit
+    (``tickets.jobs.notify_ticket_created``): the write that opens a ticket (portal form,
+    API, inbound email, AWS case or Health event import) stores the ticket, its SLA and
+    history and one job, and the emails are rendered by the worker (bench/README.md)."""
+    outbox.enqueue("tickets.jobs.notify_ticket_created", ticket.pk, queue="notifications")
+
+
+def send_ticket_created(ticket: Ticket) -> int:
+    """The notices of a new ticket; each is keyed, so running twice sends nothing twice.
+    Returns how many were queued by this call."""
+    queued = 0
     for person in customer_recipients(ticket):
-        _email(
+        log = _email(
             person,
             ticket,
             "ticket_created",
@@ -85,8 +96,9 @@ def ticket_created(ticket: Ticket, *, actor) -> None:
             {},
             _portal_link(ticket),
         )
+        queued += log is not None
     priority = ticket.get_priority_display()
-    notify_channels(
+    queued += notify_channels(
         event="ticket.created",
         text=f"[{ticket.number}] {priority}: {ticket.title} ({_admin_link(ticket)})",
         data={"number": ticket.number, "priority": ticket.priority, "title": ticket.title},
@@ -94,10 +106,11 @@ def ticket_created(ticket: Ticket, *, actor) -> None:
         dedupe_key=f"ticket:{ticket.pk}:created",
     )
     if ticket.priority == "critical":
-        _critical_sms(ticket)
+        queued += _critical_sms(ticket)
+    return queued
 
 
-def _critical_sms(ticket: Ticket) -> None:
+def _critical_sms(ticket: Ticket) -> int:
     """Critical tickets: SMS to the customer's requester and the engineer on it."""
     params = {"number": ticket.number, "title": ticket.title[:30]}
     phones = []
@@ -105,14 +118,17 @@ def _critical_sms(ticket: Ticket) -> None:
         phones.append(ticket.requester.phone)
     if ticket.assignee_id and ticket.assignee.phone:
         phones.append(ticket.assignee.phone)
+    sent = 0
     for phone in dict.fromkeys(phones):
-        notify_sms(
+        log = notify_sms(
             phone=phone,
             template_id=settings.SMS_TEMPLATE_CRITICAL_TICKET,
             params=params,
             obj=ticket,
             dedupe_key=f"ticket:{ticket.pk}:critical-sms:{phone}",
         )
+        sent += log is not None
+    return sent
 
 
 def comment_added(comment: Comment) -> None:

@@ -106,6 +106,7 @@ def ticket_create(
     category=None,
     attachments=None,
     actor,
+    aws_health_event_arn: str | None = None,
 ) -> Ticket:
     """Open a ticket with the SLA policy in force and its due times; number TKT-000123.
 
@@ -151,12 +152,23 @@ def ticket_create(
         resolution_due_at=deadlines.resolution_due_at,
         first_response_at_risk_at=deadlines.first_response_at_risk_at,
         resolution_at_risk_at=deadlines.resolution_at_risk_at,
+        aws_health_event_arn=aws_health_event_arn or None,
     )
     try:
         # The related objects were passed in (or looked up) by the caller and the database
         # checks its foreign keys: validating them here only cost a query each.
         ticket.full_clean(
-            exclude=["number", "sla_policy", "sla_calendar", "customer", "requester", "category"]
+            exclude=[
+                "number",
+                "sla_policy",
+                "sla_calendar",
+                "customer",
+                "requester",
+                "category",
+                # Unique: the database refuses a twin (the Health import retries as an
+                # update), a look-up here would only cost a query.
+                "aws_health_event_arn",
+            ]
         )
     except ValidationError as exc:
         raise TicketError("; ".join(exc.messages)) from exc

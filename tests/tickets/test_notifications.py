@@ -136,3 +136,22 @@ def test_unconfirmed_resolution_closes_itself_once(ticket, acme_user, engineer, 
     assert ticket.status == Status.CLOSED
     [message] = mails_to(acme_user.email)
     assert "已关闭" in message.subject
+
+
+def test_created_notices_are_one_job_decided_after_commit(acme, acme_user, caplog):
+    from spt_portal.models import JobOutbox
+    from tickets.jobs import notify_ticket_created
+
+    ticket = services.ticket_create(customer=acme, requester=acme_user, title="x", actor=acme_user)
+    # The request wrote one job; the job wrote the notice (and its own delivery job).
+    [job] = JobOutbox.objects.filter(func="tickets.jobs.notify_ticket_created")
+    assert job.args == [ticket.pk] and job.status == "dispatched"
+    [log] = NotificationLog.objects.filter(template="ticket_created")
+    assert log.recipient == acme_user.email and log.status == "sent"
+    # Delivered twice (a retried job): nothing is sent twice.
+    mail.outbox.clear()
+    assert notify_ticket_created(ticket.pk) == 0
+    assert not mail.outbox
+    assert NotificationLog.objects.filter(template="ticket_created").count() == 1
+    assert notify_ticket_created(999999) == 0
+    assert "ticket 999999 does not exist" in caplog.text
