@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from spt_portal import outbox
 from spt_portal.models import CustomerAWSAccount
 from spt_portal.notifications import notify_channels, notify_email
 from tickets import services as ticket_services
@@ -332,10 +333,12 @@ def _post_update(event: HealthEvent, ticket: Ticket, visibility: str) -> None:
     )
 
 
-def _email_customer(customer, *, template: str, context: dict, ticket: Ticket, key: str) -> None:
-    """One email per active, deliverable person of the customer (deduplicated by key)."""
+def _email_customer(customer, *, template: str, context: dict, ticket: Ticket, key: str) -> int:
+    """One email per active, deliverable person of the customer (deduplicated by key).
+    Returns how many were queued by this call."""
+    queued = 0
     for person in customer.users.filter(is_active=True, email_bounced_at__isnull=True):
-        notify_email(
+        log = notify_email(
             to=person.email,
             template=template,
             language=person.preferred_language or customer.default_language,
@@ -344,48 +347,83 @@ def _email_customer(customer, *, template: str, context: dict, ticket: Ticket, k
             obj=ticket,
             dedupe_key=f"{key}:{person.email}",
         )
+        queued += log is not None
+    return queued
+
+
+def _entities_for(event: HealthEvent, account_ids: set[str]) -> list[dict]:
+    """The event's affected entities a customer with these accounts may see."""
+    entities = [
+        e
+        for e in event.affected_entities
+        if not e.get("awsAccountId") or e["awsAccountId"] in account_ids
+    ]
+    if len(event.affected_accounts) > len(account_ids):
+        # Several customers: only entities we can attribute to this customer's accounts.
+        entities = [e for e in entities if e.get("awsAccountId") in account_ids]
+    return entities
 
 
 def _for_customer(event: HealthEvent, accounts: list, outcome: Outcome) -> int:
+    """The customer's ticket for the event (created once) and its notice, which a job
+    (``notify_customer``) renders and queues after commit: an event storm is stored fast
+    and its emails are written by the workers."""
     customer = accounts[0].customer
     ids = {a.account_id for a in accounts}
-    entities = [
-        e for e in event.affected_entities if not e.get("awsAccountId") or e["awsAccountId"] in ids
-    ]
-    if len(event.affected_accounts) > len(ids):
-        # Several customers: only entities we can attribute to this customer's accounts.
-        entities = [e for e in entities if e.get("awsAccountId") in ids]
     link = HealthEventCustomer.objects.filter(event=event, customer=customer).first()
     if link is None:
-        ticket = ticket_services.ticket_create(
+        link = HealthEventCustomer.objects.create(
+            event=event,
             customer=customer,
-            requester=None,
-            title=_title(event),
-            description=_format(event, entities),
-            priority=PRIORITY_FOR_CATEGORY.get(event.category, "medium"),
-            source=Source.AWS_HEALTH,
-            actor=None,
+            ticket=ticket_services.ticket_create(
+                customer=customer,
+                requester=None,
+                title=_title(event),
+                description=_format(event, _entities_for(event, ids)),
+                priority=PRIORITY_FOR_CATEGORY.get(event.category, "medium"),
+                source=Source.AWS_HEALTH,
+                actor=None,
+            ),
         )
-        # Written below, once, with its notice time.
-        link = HealthEventCustomer(event=event, customer=customer, ticket=ticket)
     elif outcome.changed:
         _post_update(event, link.ticket, Visibility.PUBLIC)
     if link.notified_at is not None:
         return 0
-    _email_customer(
-        customer,
-        template="health_notice",
-        context={"event": event, "entities": entities, "accounts": sorted(ids)},
-        ticket=link.ticket,
-        key=f"health:{event.pk}:{customer.pk}",
+    # Until the job has run, a repeated message queues it again: it sends nothing twice.
+    outbox.enqueue(
+        "aws_integrations.jobs.notify_health_customer", link.pk, sorted(ids), queue="notifications"
     )
-    link.notified_at = timezone.now()
-    if link.pk is None:
-        link.save()
-    else:
-        link.save(update_fields=["notified_at"])
-    HealthEvent.objects.filter(pk=event.pk).update(last_customer_update_at=link.notified_at)
     return 1
+
+
+def notify_customer(link_id: int, account_ids: list[str]) -> int:
+    """The notice of an event to one customer's people (each keyed: nothing twice); the
+    link records when it was sent. Returns how many emails were queued."""
+    with transaction.atomic():
+        link = (
+            HealthEventCustomer.objects.select_for_update(of=("self",))
+            .select_related("event", "customer", "ticket")
+            .filter(pk=link_id)
+            .first()
+        )
+        if link is None or link.notified_at is not None:
+            return 0
+        event, ids = link.event, set(account_ids)
+        queued = _email_customer(
+            link.customer,
+            template="health_notice",
+            context={
+                "event": event,
+                "entities": _entities_for(event, ids),
+                "accounts": sorted(ids),
+            },
+            ticket=link.ticket,
+            key=f"health:{event.pk}:{link.customer_id}",
+        )
+        link.notified_at = timezone.now()
+        link.save(update_fields=["notified_at"])
+        HealthEvent.objects.filter(pk=event.pk).update(last_customer_update_at=link.notified_at)
+    return queued
 
 
 @transaction.atomic

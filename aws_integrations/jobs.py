@@ -145,3 +145,12 @@ def remind_health_updates() -> int:
             "health: reminded about %s events without a recent customer update", len(events)
         )
     return len(events)
+
+
+def notify_health_customer(link_id: int, account_ids: list[str]) -> int:
+    """After a Health event reached a customer: its notice to their people."""
+    from . import health
+
+    queued = health.notify_customer(link_id, account_ids)
+    logger.info("health notice: %s emails queued for customer link %s", queued, link_id)
+    return queued

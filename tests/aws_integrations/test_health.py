@@ -444,3 +444,30 @@ def test_reminder_to_update_customers(acme_account, engineer, settings):
 def test_naive_times_are_read_as_utc():
     assert health.parse_time("2026-03-02T10:00:00").tzinfo is not None
     assert health.parse_time("Tue, 29 Aug 2023 03:13:27 GMT").hour == 3
+
+
+def test_customer_notice_is_a_job_after_commit_and_never_sent_twice(acme_account):
+    from django.db import transaction
+
+    from aws_integrations.jobs import notify_health_customer
+    from spt_portal.models import JobOutbox, NotificationLog
+
+    message = sample("awshealthtools_issue_ec2_store_degraded_tags.json")
+    with transaction.atomic():
+        health.process_event(health.normalize_eventbridge(message))
+        # Inside the consumer's transaction: the customer's ticket and link, no email yet.
+        link = HealthEventCustomer.objects.get()
+        assert link.ticket_id and link.notified_at is None
+        assert not NotificationLog.objects.filter(template="health_notice").exists()
+    # After commit the job ran (RQ runs jobs in-process in the tests).
+    [job] = JobOutbox.objects.filter(func="aws_integrations.jobs.notify_health_customer")
+    assert job.args == [link.pk, ["123456789012"]] and job.status == "dispatched"
+    link.refresh_from_db()
+    assert link.notified_at is not None and link.event.last_customer_update_at
+    [log] = NotificationLog.objects.filter(template="health_notice")
+    assert log.recipient == "ops@acme.example"
+    # The job again (a retry), the same message again: nothing more is sent.
+    assert notify_health_customer(link.pk, ["123456789012"]) == 0
+    health.process_event(health.normalize_eventbridge(message))
+    assert NotificationLog.objects.filter(template="health_notice").count() == 1
+    assert notify_health_customer(999999, []) == 0
