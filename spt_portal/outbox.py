@@ -138,10 +138,17 @@ def _hand_over_rows(rows: list[JobOutbox]) -> tuple[int, int]:
         else:
             handed += [row.pk for row in queue_rows]
     if handed:
+        # One row (the usual transaction) takes its job id as a value; several, as an
+        # expression (compiling Concat/Cast cost more than the rest of the update).
+        job_id = (
+            f"{JOB_ID_PREFIX}{handed[0]}"
+            if len(handed) == 1
+            else Concat(Value(JOB_ID_PREFIX), Cast("pk", CharField()))
+        )
         JobOutbox.objects.filter(pk__in=handed).update(
             status=JobOutbox.Status.DISPATCHED,
             dispatched_at=timezone.now(),
-            rq_job_id=Concat(Value(JOB_ID_PREFIX), Cast("pk", CharField())),
+            rq_job_id=job_id,
             last_error="",
         )
     return len(handed), failed

@@ -162,7 +162,9 @@ def create_ticket(request, payload: TicketIn):
         )
     except services.TicketError as exc:
         return Status(400, {"detail": str(exc)})
-    return Status(201, _visible_ticket(request, ticket.number))
+    # The ticket as created (its customer, requester and assignee are loaded): reading it
+    # back cost a query and a visibility check its creator passes by construction.
+    return Status(201, ticket)
 
 
 @router.get("/{number}", response=responses(TicketDetailOut, 404), summary="Read a ticket")
