@@ -458,6 +458,10 @@ class InboundEmail(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            # Duplicate and thread look-ups by Message-ID (every inbound email does one).
+            models.Index(fields=["message_id"], name="inbound_message_id_idx"),
+        ]
         verbose_name = _("inbound email")
         verbose_name_plural = _("inbound emails")
 

@@ -437,3 +437,15 @@ def test_pin_certificate_command(tmp_path):
     bad.write_text("nope")
     with pytest.raises(CommandError):
         call_command("sns_pin_certificate", url, str(bad))
+
+
+def test_an_oversized_message_id_is_ignored_and_the_email_still_taken(client, signer, alice):
+    # Indexed columns hold the Message-ID: a hostile 3,000-byte one must not fail the insert.
+    huge = "<" + "字" * 1000 + "@mail.example>"
+    response = deliver(client, signer, compose(alice.email, "huge id", "body", message_id=huge))
+    assert response.status_code == 200 and response.json()["status"] == "ticket"
+    record = InboundEmail.objects.get(subject="huge id")
+    assert record.message_id == "" and record.ticket is not None
+    # A normal reply to the same thread still works by its own Message-ID.
+    again = compose(alice.email, "huge id", "body", message_id="<ok@mail.example>")
+    assert deliver(client, signer, again).json()["status"] == "ticket"

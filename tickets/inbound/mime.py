@@ -130,10 +130,18 @@ def decode_text_header(value) -> str:
 
 
 _MSGID = re.compile(r"<[^<>\s]+>")
+# Real Message-IDs are well under 100 bytes. A longer one is ignored (the email is still
+# taken, by its SES id): the indexed columns that store them (a btree row holds ~2,700
+# bytes in PostgreSQL) must never refuse a hostile header.
+MAX_MSGID_BYTES = 500
 
 
 def message_ids(value) -> list[str]:
-    return _MSGID.findall(storable(str(value or "")))
+    return [
+        found
+        for found in _MSGID.findall(storable(str(value or "")))
+        if len(found.encode()) <= MAX_MSGID_BYTES
+    ]
 
 
 class _TextFromHTML(HTMLParser):
