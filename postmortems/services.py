@@ -864,8 +864,8 @@ def _escalate_overdue(incident: Incident, now) -> int:
 
 def delete_old_alerts(now=None, batch_size: int = 1000) -> int:
     """Seed 004 "数据清理": delete alerts that are linked to incidents closed more than
-    ALERT_RETENTION_DAYS ago (and last heard of before then), in batches. Nothing else is
-    ever deleted automatically."""
+    ALERT_RETENTION_DAYS ago (and last heard of before then), in batches. The only other
+    automatic deletion is the job outbox's handed-over rows (spt_portal.outbox)."""
     from incidents.models import Alert
 
     days = settings.ALERT_RETENTION_DAYS

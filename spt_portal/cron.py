@@ -23,7 +23,12 @@ from incidents.jobs import (
     retry_rule_actions,
 )
 from postmortems.jobs import delete_old_alerts, escalate_overdue_postmortems, remind_action_items
-from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
+from spt_portal.jobs import (
+    delete_old_outbox_rows,
+    relay_outbox,
+    retry_pending_notifications,
+    worker_heartbeat,
+)
 from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
 # Hand over jobs that could not reach Redis when they were created.
@@ -53,7 +58,10 @@ cron.register(retry_alert_payloads, queue_name="default", interval=120)
 cron.register(evaluate_time_rules, queue_name="default", interval=60)
 cron.register(retry_rule_actions, queue_name="default", interval=120)
 # Postmortems: seed 003's 48 h review deadline, action item reminders (09:00 in China),
-# and seed 004's alert retention (the only automatic deletion, at night in China).
+# and seed 004's alert retention (at night in China; with the outbox's below, the only
+# automatic deletions).
 cron.register(escalate_overdue_postmortems, queue_name="default", cron="*/15 * * * *")
 cron.register(remind_action_items, queue_name="notifications", cron="0 1 * * *")
 cron.register(delete_old_alerts, queue_name="default", cron="30 19 * * *")
+# The outbox's handed-over rows (plumbing, not evidence) after OUTBOX_RETENTION_DAYS.
+cron.register(delete_old_outbox_rows, queue_name="default", cron="45 19 * * *")

@@ -13,6 +13,11 @@ def relay_outbox() -> dict[str, int]:
     return outbox.relay_pending()
 
 
+def delete_old_outbox_rows() -> int:
+    """Nightly: the outbox rows handed to RQ more than OUTBOX_RETENTION_DAYS ago."""
+    return outbox.delete_dispatched()
+
+
 def worker_heartbeat() -> str:
     """Record in Redis that a worker ran a job just now (shown by /healthz)."""
     stamp = timezone.now().isoformat()

@@ -221,3 +221,32 @@ def relay_pending(limit: int = 1000) -> dict[str, int]:
         {**counts, "ms": (time.monotonic() - started) * 1000},
     )
     return counts
+
+
+def delete_dispatched(now=None, batch_size: int = 5000) -> int:
+    """Delete rows handed to RQ more than OUTBOX_RETENTION_DAYS ago, in batches (the
+    outbox is plumbing, not evidence: each job's effects are recorded where they happen).
+    Pending and failed rows are kept. Logs each batch and the total."""
+    days = settings.OUTBOX_RETENTION_DAYS
+    if days <= 0:
+        logger.info("outbox retention is off (OUTBOX_RETENTION_DAYS=0)")
+        return 0
+    started = time.monotonic()
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    old = JobOutbox.objects.filter(
+        status=JobOutbox.Status.DISPATCHED, dispatched_at__lt=cutoff
+    ).order_by("id")  # ids follow time: the oldest rows are found first on the primary key
+    total = batches = 0
+    while ids := list(old.values_list("id", flat=True)[:batch_size]):
+        JobOutbox.objects.filter(pk__in=ids).delete()
+        total += len(ids)
+        batches += 1
+        logger.info("outbox retention: batch %d deleted %d rows", batches, len(ids))
+    logger.info(
+        "outbox retention: %d rows dispatched before %s deleted in %d batches, %.1fs",
+        total,
+        cutoff.date().isoformat(),
+        batches,
+        time.monotonic() - started,
+    )
+    return total

@@ -213,6 +213,8 @@ RQ_SHOW_ADMIN_LINK = True
 # How often the relay re-offers outbox rows that could not be handed to Redis (seconds).
 OUTBOX_RETRY_SECONDS = env_int("OUTBOX_RETRY_SECONDS", 30)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 50)
+# Rows handed to RQ are deleted this many days later (0: never); pending and failed stay.
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 14)
 
 # /metrics: when set, scrapers must send "Authorization: Bearer <token>".
 METRICS_BEARER_TOKEN = env("METRICS_BEARER_TOKEN")

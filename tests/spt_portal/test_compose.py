@@ -142,7 +142,7 @@ def test_compose_commands_run_without_docker(tmp_path):
     reader.start()
     try:
         assert started.wait(60), "".join(lines)[-2000:]
-        assert any("Starting cron scheduler with 18 jobs" in line for line in lines), lines
+        assert any("Starting cron scheduler with 19 jobs" in line for line in lines), lines
         time.sleep(1)  # let it install its signal handlers and enter its loop
     finally:
         if not stop(cron, timeout=45):

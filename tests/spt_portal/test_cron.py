@@ -15,7 +15,12 @@ from incidents.jobs import (
     retry_rule_actions,
 )
 from postmortems.jobs import delete_old_alerts, escalate_overdue_postmortems, remind_action_items
-from spt_portal.jobs import relay_outbox, retry_pending_notifications, worker_heartbeat
+from spt_portal.jobs import (
+    delete_old_outbox_rows,
+    relay_outbox,
+    retry_pending_notifications,
+    worker_heartbeat,
+)
 from tickets.jobs import close_stale_resolved_tickets, sla_scan
 
 
@@ -42,6 +47,7 @@ def test_cron_file_registers_the_periodic_jobs():
         escalate_overdue_postmortems,
         remind_action_items,
         delete_old_alerts,
+        delete_old_outbox_rows,
     }
     assert jobs[retry_pending_notifications].queue_name == "notifications"
     assert jobs[relay_outbox].interval == 60

@@ -145,3 +145,35 @@ def test_a_transaction_longer_than_the_claim_leaves_its_jobs_to_the_relay():
         assert not Skill.objects.filter(slug="slow").exists()
         assert relay_outbox()["dispatched"] == 1
     assert Skill.objects.filter(slug="slow").exists()
+
+
+def test_retention_deletes_only_old_dispatched_rows(settings, caplog):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from spt_portal.jobs import delete_old_outbox_rows
+
+    now = timezone.now()
+    old = now - timedelta(days=20)
+    rows = {
+        name: JobOutbox.objects.create(func="x.y", status=status, dispatched_at=when)
+        for name, status, when in [
+            ("old", JobOutbox.Status.DISPATCHED, old),
+            ("old2", JobOutbox.Status.DISPATCHED, old),
+            ("recent", JobOutbox.Status.DISPATCHED, now - timedelta(days=1)),
+            ("pending", JobOutbox.Status.PENDING, None),
+            ("failed", JobOutbox.Status.FAILED, None),
+        ]
+    }
+    settings.OUTBOX_RETENTION_DAYS = 14
+    caplog.set_level(logging.INFO, logger="spt_portal.outbox")
+    assert outbox.delete_dispatched(batch_size=1) == 2
+    left = set(JobOutbox.objects.values_list("pk", flat=True))
+    assert left == {rows[name].pk for name in ("recent", "pending", "failed")}
+    assert "batch 2 deleted 1 rows" in caplog.text
+    assert "2 rows dispatched before" in caplog.text
+    settings.OUTBOX_RETENTION_DAYS = 0
+    JobOutbox.objects.filter(pk=rows["recent"].pk).update(dispatched_at=old)
+    assert delete_old_outbox_rows() == 0
+    assert JobOutbox.objects.filter(pk=rows["recent"].pk).exists()
