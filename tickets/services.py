@@ -10,7 +10,7 @@ from datetime import timedelta
 import django.dispatch
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -94,6 +94,17 @@ def _store_attachments(ticket, comment, uploads, actor) -> list[Attachment]:
     return stored
 
 
+def _next_ticket_id() -> int | None:
+    """PostgreSQL: the next id from the table's sequence, so that the number is written
+    with the row (an UPDATE of it after the insert rewrote the row and every one of its
+    indexes). Other databases: None (insert, then number from the id)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Ticket._meta.db_table])
+        return cursor.fetchone()[0]
+
+
 @transaction.atomic
 def ticket_create(
     *,
@@ -172,9 +183,14 @@ def ticket_create(
         )
     except ValidationError as exc:
         raise TicketError("; ".join(exc.messages)) from exc
-    ticket.save()
-    ticket.number = f"TKT-{ticket.pk:06d}"
-    ticket.save(update_fields=["number"])
+    ticket.pk = _next_ticket_id()
+    if ticket.pk is None:
+        ticket.save()
+        ticket.number = f"TKT-{ticket.pk:06d}"
+        ticket.save(update_fields=["number"])
+    else:
+        ticket.number = f"TKT-{ticket.pk:06d}"
+        ticket.save(force_insert=True)
     _event(ticket, actor=actor, kind=EventKind.CREATED, new=ticket.get_status_display())
     _store_attachments(ticket, None, attachments, actor)
 

@@ -49,6 +49,17 @@ def test_consumer_killed_in_the_middle_of_a_batch(portal, moto):
     )
     again.stop(timeout=1)  # it waits in a 20-second long poll
 
+    # Each customer's notice is a job (one per event's customer link; the first event's
+    # was queued twice, once before the kill and once on redelivery). A worker runs them.
+    assert portal.rows(
+        "SELECT count(DISTINCT args::text) FROM spt_portal_joboutbox "
+        "WHERE func = 'aws_integrations.jobs.notify_health_customer'"
+    ) == [(EVENTS,)]
+    worker = portal.start_worker()
+    portal.wait_ready(worker)
+    portal.wait_idle(worker)
+    worker.stop()
+
     # One event, one internal ticket, one customer ticket and one notice per event.
     assert portal.rows(
         "SELECT count(*), count(DISTINCT arn), count(ticket_id) FROM aws_integrations_healthevent"
