@@ -164,6 +164,7 @@ def spt006(request) -> list[Evidence]:
     received = HealthEvent.objects.filter(received_at__gte=month)
     notified = HealthEventCustomer.objects.filter(notified_at__gte=month)
     return [
+        *_health_accounts(now, runs_url),
         Evidence(
             label=_("Last successful AWS Health poll"),
             value=timezone.localtime(last_poll).strftime("%Y-%m-%d %H:%M")
@@ -189,6 +190,41 @@ def spt006(request) -> list[Evidence]:
             ok=True,
             url=reverse("admin:aws_integrations_healtheventcustomer_changelist"),
         ),
+    ]
+
+
+def _health_accounts(now, runs_url: str) -> list[Evidence]:
+    """Account view: a poll run fails when any account fails, so its date alone does not
+    say which customers' events are being read. Each account's last good poll does."""
+    if settings.AWS_HEALTH_ORGANIZATION_VIEW:
+        return []
+    accounts = list(
+        CustomerAWSAccount.objects.filter(health_enabled=True)
+        .exclude(role_arn="")
+        .select_related("customer")
+        .order_by("customer__short_code", "account_id")
+    )
+    if not accounts:
+        return []
+    cutoff = now - timedelta(minutes=45)
+    stale = [a for a in accounts if a.health_polled_at is None or a.health_polled_at < cutoff]
+    return [
+        Evidence(
+            label=_("AWS Health poll of each customer account"),
+            value=_("%(fresh)d of %(total)d accounts read in the last 45 minutes")
+            % {"fresh": len(accounts) - len(stale), "total": len(accounts)},
+            ok=not stale,
+            url=f"{runs_url}?kind__exact=health_poll",
+            detail=_("Not read: %(accounts)s (the poll run's errors say why).")
+            % {
+                "accounts": ", ".join(
+                    f"{a.account_id} ({a.customer.short_code})" for a in stale[:20]
+                )
+                + (" …" if len(stale) > 20 else "")
+            }
+            if stale
+            else "",
+        )
     ]
 
 

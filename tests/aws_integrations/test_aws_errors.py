@@ -583,7 +583,7 @@ def answer_account_event(fake, account, arn):
 
 @pytest.mark.parametrize("name", ACCOUNT_VIEW_FAILURES)
 def test_health_account_view_one_failing_account_does_not_stop_the_others(
-    aws, accounts, settings, name
+    aws, accounts, settings, name, login, auditor
 ):
     settings.AWS_HEALTH_ORGANIZATION_VIEW = False
     failure = ACCOUNT_VIEW_FAILURES[name]
@@ -597,6 +597,11 @@ def test_health_account_view_one_failing_account_does_not_stop_the_others(
     assert len(aws.calls(failure.operation, ACME)) == failure.times
     assert list(HealthEvent.objects.values_list("arn", flat=True)) == [globex_arn]
     assert len(told("ops@globex.example")) == 1
+    # The evidence names the account that is not being read (the run alone cannot).
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        evidence = login(auditor).get("/audit/SPT-006/").content.decode()
+    assert "1 of 2 accounts read in the last 45 minutes" in evidence
+    assert f"Not read: {ACME} (ACME)" in evidence and f"{GLOBEX} (" not in evidence
 
     answer_account_event(aws, ACME, acme_arn)
     answer_account_event(aws, GLOBEX, globex_arn)
@@ -615,6 +620,10 @@ def test_health_account_view_one_failing_account_does_not_stop_the_others(
     assert sorted(HealthEvent.objects.values_list("arn", flat=True)) == [acme_arn, globex_arn]
     assert len(told("ops@acme.example")) == 1 and len(told("ops@globex.example")) == 1
     assert HealthEventCustomer.objects.count() == 2
+    with time_machine.travel(T0 + timedelta(minutes=16), tick=False):
+        evidence = login(auditor).get("/audit/SPT-006/").content.decode()
+    assert "2 of 2 accounts read in the last 45 minutes" in evidence
+    assert "Not read:" not in evidence
 
 
 # --- the connection test (admin action on the AWS account) --------------------------------
