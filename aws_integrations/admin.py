@@ -3,10 +3,11 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from spt_portal import access
@@ -112,10 +113,40 @@ def _open_case_link(request, ticket):
 register_ticket_link(_open_case_link)
 
 
+def _pending_pushes_link(request, ticket):
+    """Replies not yet at AWS (waiting to be sent or given up), on the case's ticket."""
+    if not ticket.aws_case_id:
+        return None
+    counts = dict(
+        CasePush.objects.filter(comment__ticket=ticket)
+        .exclude(status=CasePush.Status.SENT)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
+    )
+    waiting, failed = counts.get(CasePush.Status.PENDING, 0), counts.get(CasePush.Status.FAILED, 0)
+    if not waiting and not failed:
+        return None
+    if failed:
+        label = ngettext(
+            "%(n)d reply not sent to AWS (failed)", "%(n)d replies not sent to AWS (failed)", failed
+        ) % {"n": failed}
+    else:
+        label = ngettext(
+            "%(n)d reply waiting to reach AWS", "%(n)d replies waiting to reach AWS", waiting
+        ) % {"n": waiting}
+    url = reverse("admin:aws_integrations_casepush_changelist")
+    return label, f"{url}?q={ticket.number}"
+
+
+register_ticket_link(_pending_pushes_link)
+
+
 @admin.register(CasePush)
 class CasePushAdmin(admin.ModelAdmin):
     list_display = ["comment", "case", "status", "attempts", "sent_at", "last_error"]
     list_filter = ["status"]
+    search_fields = ["=comment__ticket__number", "=case__case_id"]
     readonly_fields = [f.name for f in CasePush._meta.fields if f.name != "id"]
 
     def has_add_permission(self, request):

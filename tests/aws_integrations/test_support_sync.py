@@ -624,3 +624,27 @@ def test_a_case_unknown_at_aws_does_not_hide_the_others(account):
     assert run.outcome == "ok"
     assert SupportCase.objects.get(case_id=good).status == "resolved"
     assert SupportCase.objects.get(case_id=gone).status == "not-found"
+
+
+def test_ticket_page_says_when_replies_have_not_reached_aws(account, engineer, login):
+    client, stubber = stubbed()
+    cid = "case-123456789012-muen-2026-wait00"
+    expect_list(stubber, [case(cid, days_ago=1)])
+    expect_comms(stubber, cid, [[]])
+    with stubber:
+        support.poll_account(account, client=client)
+    ticket = Ticket.objects.get()
+    page_url = f"/admin/tickets/ticket/{ticket.pk}/change/"
+    first = services.comment_add(ticket=ticket, author=engineer, body="one")
+    second = services.comment_add(ticket=ticket, author=engineer, body="two")
+    # Their jobs could not reach AWS here: both wait.
+    CasePush.objects.update(status="pending", sent_at=None)
+    page = login(engineer).get(page_url).content.decode()
+    assert "2 replies waiting to reach AWS" in page
+    assert f"/admin/aws_integrations/casepush/?q={ticket.number}" in page
+    pushes = login(engineer).get(f"/admin/aws_integrations/casepush/?q={ticket.number}")
+    assert pushes.status_code == 200 and pushes.context["cl"].result_count == 2
+    CasePush.objects.filter(comment=first).update(status="failed")
+    assert "1 reply not sent to AWS (failed)" in login(engineer).get(page_url).content.decode()
+    CasePush.objects.filter(comment__in=[first, second]).update(status="sent")
+    assert "reach AWS" not in login(engineer).get(page_url).content.decode()
