@@ -80,6 +80,15 @@ def expect_comms(stubber, case_id, pages, after=None):
         stubber.add_response("describe_communications", response, expected)
 
 
+def imported_case(account, cid):
+    """One case imported by a poll (no communications yet): its ticket exists."""
+    client, stubber = stubbed()
+    expect_list(stubber, [case(cid, days_ago=1)])
+    expect_comms(stubber, cid, [[]])
+    with stubber:
+        support.poll_account(account, client=client)
+
+
 @pytest.fixture
 def account(acme):
     return AWSAccountFactory(
@@ -258,12 +267,8 @@ def test_case_resolved_at_aws_resolves_the_ticket(account, acme_user):
 
 
 def test_pushed_comment_is_sent_once_and_not_reimported(account, acme_user, engineer):
-    client, stubber = stubbed()
     cid = "case-123456789012-muen-2026-push00"
-    expect_list(stubber, [case(cid, days_ago=1)])
-    expect_comms(stubber, cid, [[]])
-    with stubber:
-        support.poll_account(account, client=client)
+    imported_case(account, cid)
     ticket = Ticket.objects.get()
 
     services.comment_add(
@@ -304,12 +309,7 @@ def test_pushed_comment_is_sent_once_and_not_reimported(account, acme_user, engi
 
 
 def test_failed_push_is_kept_and_retried(account, engineer):
-    client, stubber = stubbed()
-    cid = "case-123456789012-muen-2026-fail00"
-    expect_list(stubber, [case(cid, days_ago=1)])
-    expect_comms(stubber, cid, [[]])
-    with stubber:
-        support.poll_account(account, client=client)
+    imported_case(account, "case-123456789012-muen-2026-fail00")
     ticket = Ticket.objects.get()
     comment = services.comment_add(ticket=ticket, author=engineer, body="x")
     item = CasePush.objects.get(comment=comment)
@@ -325,12 +325,7 @@ def test_failed_push_is_kept_and_retried(account, engineer):
 def test_a_push_whose_first_job_was_lost_is_swept_up(account, engineer):
     """Redis lost the push's job (or the worker died running it): never tried, the sweep
     finds it once its comment is ten minutes old."""
-    client, stubber = stubbed()
-    cid = "case-123456789012-muen-2026-lost00"
-    expect_list(stubber, [case(cid, days_ago=1)])
-    expect_comms(stubber, cid, [[]])
-    with stubber:
-        support.poll_account(account, client=client)
+    imported_case(account, "case-123456789012-muen-2026-lost00")
     comment = services.comment_add(ticket=Ticket.objects.get(), author=engineer, body="x")
     item = CasePush.objects.get(comment=comment)
     CasePush.objects.filter(pk=item.pk).update(attempts=0, status="pending", sent_at=None)
@@ -627,12 +622,7 @@ def test_a_case_unknown_at_aws_does_not_hide_the_others(account):
 
 
 def test_ticket_page_says_when_replies_have_not_reached_aws(account, engineer, login):
-    client, stubber = stubbed()
-    cid = "case-123456789012-muen-2026-wait00"
-    expect_list(stubber, [case(cid, days_ago=1)])
-    expect_comms(stubber, cid, [[]])
-    with stubber:
-        support.poll_account(account, client=client)
+    imported_case(account, "case-123456789012-muen-2026-wait00")
     ticket = Ticket.objects.get()
     page_url = f"/admin/tickets/ticket/{ticket.pk}/change/"
     first = services.comment_add(ticket=ticket, author=engineer, body="one")
