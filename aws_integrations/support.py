@@ -234,10 +234,10 @@ def _renew(lock, account: CustomerAWSAccount) -> None:
 def poll_account(account: CustomerAWSAccount, *, client=None) -> SyncRun:
     """Sync every case of one account. Holds a Redis lock so two pollers never sync the
     same account at once; records a SyncRun either way; never raises for AWS errors."""
-    import django_rq
+    from spt_portal.queues import connection
 
     run = SyncRun.objects.create(kind=SyncRun.Kind.SUPPORT_POLL, account=account)
-    lock = django_rq.get_connection("aws").lock(
+    lock = connection("aws").lock(
         f"spt:support-poll:{account.pk}", timeout=POLL_LOCK_SECONDS, blocking=False
     )
     if not lock.acquire(blocking=False):

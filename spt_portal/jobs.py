@@ -1,9 +1,8 @@
 """Background jobs of the core app (RQ entry points: thin, idempotent)."""
 
-import django_rq
 from django.utils import timezone
 
-from . import outbox
+from . import outbox, queues
 
 HEARTBEAT_KEY = "spt:worker-heartbeat"
 
@@ -21,7 +20,7 @@ def delete_old_outbox_rows() -> int:
 def worker_heartbeat() -> str:
     """Record in Redis that a worker ran a job just now (shown by /healthz)."""
     stamp = timezone.now().isoformat()
-    django_rq.get_connection("default").set(HEARTBEAT_KEY, stamp)
+    queues.connection("default").set(HEARTBEAT_KEY, stamp)
     return stamp
 
 

@@ -251,11 +251,12 @@ def deliver(log_id: int) -> str:
 
 
 def _schedule_retry(log_id: int, attempts: int) -> None:
-    import django_rq
     from redis.exceptions import RedisError
 
+    from .queues import get_queue
+
     try:
-        queue = django_rq.get_queue("notifications")
+        queue = get_queue("notifications")
         if queue.is_async:
             queue.enqueue_in(retry_delay(attempts), "spt_portal.jobs.deliver_notification", log_id)
     except (RedisError, OSError) as exc:

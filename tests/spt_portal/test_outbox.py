@@ -1,8 +1,10 @@
 import logging
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from spt_portal import outbox
 from spt_portal.jobs import relay_outbox
@@ -177,3 +179,75 @@ def test_retention_deletes_only_old_dispatched_rows(settings, caplog):
     JobOutbox.objects.filter(pk=rows["recent"].pk).update(dispatched_at=old)
     assert delete_old_outbox_rows() == 0
     assert JobOutbox.objects.filter(pk=rows["recent"].pk).exists()
+
+
+def _async_queues():
+    from django.conf import settings
+
+    return {name: {**conf, "ASYNC": True} for name, conf in settings.RQ_QUEUES.items()}
+
+
+def _job_ids(name="default"):
+    import django_rq
+
+    return django_rq.get_queue(name).job_ids
+
+
+def _empty_queues():
+    import django_rq
+
+    for name in ("default", "notifications"):
+        django_rq.get_queue(name).empty()
+
+
+def test_rows_outside_savepoints_are_handed_over_without_a_read(django_assert_num_queries):
+    """The usual write (no savepoint): its rows exist exactly when it committed, so the flush
+    hands them over from memory and marks them: no read back."""
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        # begin, two inserts, commit; the flush: one update.
+        with django_assert_num_queries(5), transaction.atomic():
+            rows = [outbox.enqueue(make_skill, f"plain-{i}", name=(1, 2)) for i in range(2)]
+        job_ids = _job_ids()
+        import django_rq
+
+        job = django_rq.get_queue("default").fetch_job(job_ids[0])
+        _empty_queues()
+    assert job_ids == [f"outbox-{row.pk}" for row in rows]
+    # The arguments as stored (a tuple is a JSON list), as the relay would hand them over.
+    assert job.args == ["plain-0"] and job.kwargs == {"name": [1, 2]}
+    assert set(JobOutbox.objects.values_list("status", flat=True)) == {"dispatched"}
+
+
+def test_rows_of_a_rolled_back_transaction_never_reach_redis():
+    """A transaction that rolled back leaves its rows in this thread's list (its on_commit
+    callbacks are dropped, the list is not): the next transaction's flush reads its rows
+    back and hands over only those stored."""
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        with pytest.raises(RuntimeError), transaction.atomic():
+            outbox.enqueue(make_skill, "rolled-back")
+            raise RuntimeError("the change failed")
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "kept")
+        job_ids = _job_ids()
+        _empty_queues()
+    assert job_ids == [f"outbox-{row.pk}"]
+    assert list(JobOutbox.objects.values_list("pk", "status")) == [(row.pk, "dispatched")]
+
+
+def test_a_claim_that_ran_out_during_the_transaction_is_left_to_the_relay():
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "slow")
+            row.next_attempt_at = timezone.now() - timedelta(seconds=1)  # 60 s went by
+            JobOutbox.objects.filter(pk=row.pk).update(next_attempt_at=row.next_attempt_at)
+        job_ids = _job_ids()
+        row.refresh_from_db()
+        assert row.status == JobOutbox.Status.PENDING
+        assert outbox.relay_pending()["dispatched"] == 1
+        relayed = _job_ids()
+        _empty_queues()
+    assert job_ids == []
+    assert relayed == [f"outbox-{row.pk}"]
