@@ -8,15 +8,16 @@ class IncidentsConfig(AppConfig):
 
     def ready(self):
         from django.conf import settings
-        from django.db.models.signals import post_save
+        from django.db.models.signals import post_delete, post_save
 
+        from spt_portal import config_cache
         from spt_portal.admin_site import register_dashboard_panel
         from spt_portal.documents import register_values
         from spt_portal.observability import register_collector
         from tickets.models import TicketEvent
 
         from . import dashboard, metrics, prometheus, rules, services
-        from .models import IncidentTimelineEntry
+        from .models import IncidentTimelineEntry, Rule
 
         # The rule engine hears about every ticket and incident change (each writes a
         # timeline row), without the tickets app knowing about rules.
@@ -24,6 +25,10 @@ class IncidentsConfig(AppConfig):
         post_save.connect(
             rules.on_incident_entry, sender=IncidentTimelineEntry, dispatch_uid="rules.incident"
         )
+        # ... and reads "any rules active?" again once a rule changes.
+        on_rule_change = config_cache.receiver("rules")
+        for signal in (post_save, post_delete):
+            signal.connect(on_rule_change, sender=Rule, weak=False, dispatch_uid="rules.changed")
 
         register_dashboard_panel(dashboard.incidents_panel)
         # Once an incident has recovered, its Prometheus metrics are collected (a job).

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sla.oncall import primary_on_call
-from spt_portal import outbox
+from spt_portal import config_cache, outbox
 from spt_portal.inputs import has_nul
 from spt_portal.models import User
 from spt_portal.notifications import notify_channels, notify_email, notify_sms, notify_webhook
@@ -772,12 +772,22 @@ def dry_run(rule: Rule, *, limit: int = 50, now=None) -> list[dict]:
 # --- triggers: after every ticket or incident change ------------------------------------
 
 
+def _active_in_database(target: str) -> bool:
+    return Rule.objects.filter(is_active=True, target=target).exists()
+
+
+def rules_active(target: str) -> bool:
+    """Whether any rule of ``target`` is active: asked after every ticket and incident
+    change, so kept per process until a rule changes (spt_portal/config_cache.py)."""
+    return config_cache.cached("rules", target, lambda: _active_in_database(target))
+
+
 def schedule_evaluation(target: str, object_id: int, trigger: str) -> None:
     """Queue an evaluation of the object after commit (only while rules are active). Two
     changes in one transaction queue two jobs; the second finds nothing new to fire."""
 
     def run():
-        if Rule.objects.filter(is_active=True, target=target).exists():
+        if rules_active(target):
             outbox.enqueue("incidents.jobs.evaluate_rules", target, object_id, trigger)
 
     transaction.on_commit(run)

@@ -9,17 +9,29 @@ class SlaConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
+        from spt_portal import config_cache
         from spt_portal.admin_site import register_dashboard_panel
         from spt_portal.audit import register_evidence
         from spt_portal.documents import register_values
         from spt_portal.observability import register_collector
 
         from . import dashboard, evidence
-        from .models import SLAConfig
+        from .models import BusinessCalendar, SLAConfig, SLAPolicyVersion, TierCalendar
         from .services import forget_targets
 
         post_save.connect(forget_targets, sender=SLAConfig, dispatch_uid="sla-forget-targets")
         post_delete.connect(forget_targets, sender=SLAConfig, dispatch_uid="sla-forget-targets")
+        # Opening a ticket keeps the policy in force and the tiers' calendars per process
+        # (services.policy_and_calendar) until one of these changes.
+        on_change = config_cache.receiver("sla")
+        for model in (SLAPolicyVersion, SLAConfig, TierCalendar, BusinessCalendar):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    on_change,
+                    sender=model,
+                    weak=False,
+                    dispatch_uid=f"sla-changed-{model.__name__}",
+                )
 
         register_dashboard_panel(dashboard.oncall_panel)
         register_values("sla", dashboard.document_values)

@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
+from spt_portal import config_cache
+
 from .calendar import add_business_minutes
 from .models import (
     DEFAULT_TARGETS,
@@ -140,6 +142,17 @@ def calendar_for_tier(service_tier: str | None) -> BusinessCalendar | None:
     mapping = TierCalendar.objects.select_related("calendar").filter(service_tier=service_tier)
     entry = mapping.first()
     return entry.calendar if entry else None
+
+
+def policy_and_calendar(
+    service_tier: str | None,
+) -> tuple[SLAPolicyVersion, BusinessCalendar | None]:
+    """``current_policy()`` and ``calendar_for_tier()``, read when a ticket is opened: kept
+    per process until a policy, target, calendar or tier mapping changes
+    (spt_portal/config_cache.py; the signals are connected in apps.py)."""
+    return config_cache.cached(
+        "sla", service_tier or "", lambda: (current_policy(), calendar_for_tier(service_tier))
+    )
 
 
 def partner_calendar() -> BusinessCalendar | None:

@@ -14,6 +14,15 @@ def _roles(db):
 
 
 @pytest.fixture(autouse=True)
+def _config_cache():
+    # TestCase-style rollbacks take rules and policies away without a signal: what a
+    # process keeps of them (spt_portal/config_cache.py) must not outlive the test.
+    from spt_portal import config_cache
+
+    config_cache.forget()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     # The test client runs requests in the test's thread, and a signed-in user's language
     # stays active after the request; every test starts (and ends) in LANGUAGE_CODE.

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from sla.calendar import business_minutes_between
 from sla.models import Priority
 from sla.oncall import primary_on_call
-from sla.services import calendar_for_tier, current_policy, deadlines_for
+from sla.services import deadlines_for, policy_and_calendar
 from spt_portal import access
 from spt_portal.models import User
 
@@ -94,15 +94,10 @@ def _store_attachments(ticket, comment, uploads, actor) -> list[Attachment]:
     return stored
 
 
-def _next_ticket_id() -> int | None:
-    """PostgreSQL: the next id from the table's sequence, so that the number is written
-    with the row (an UPDATE of it after the insert rewrote the row and every one of its
-    indexes). Other databases: None (insert, then number from the id)."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Ticket._meta.db_table])
-        return cursor.fetchone()[0]
+def ticket_number(pk: int) -> str:
+    """TKT-000123 (more digits past 999999). On PostgreSQL the trigger of migration
+    tickets 0009 writes the same when the ticket is inserted."""
+    return f"TKT-{pk:06d}"
 
 
 @transaction.atomic
@@ -142,8 +137,7 @@ def ticket_create(
     ):
         raise TicketError(_("The requester does not belong to this customer."))
 
-    policy = current_policy()
-    calendar = calendar_for_tier(customer.service_tier if customer is not None else None)
+    policy, calendar = policy_and_calendar(customer.service_tier if customer else None)
     opened_at = timezone.now()
     deadlines = deadlines_for(
         policy=policy, priority=priority, opened_at=opened_at, calendar=calendar
@@ -183,14 +177,10 @@ def ticket_create(
         )
     except ValidationError as exc:
         raise TicketError("; ".join(exc.messages)) from exc
-    ticket.pk = _next_ticket_id()
-    if ticket.pk is None:
-        ticket.save()
-        ticket.number = f"TKT-{ticket.pk:06d}"
+    ticket.save(force_insert=True)
+    ticket.number = ticket_number(ticket.pk)
+    if connection.vendor != "postgresql":  # there the insert's trigger wrote it
         ticket.save(update_fields=["number"])
-    else:
-        ticket.number = f"TKT-{ticket.pk:06d}"
-        ticket.save(force_insert=True)
     _event(ticket, actor=actor, kind=EventKind.CREATED, new=ticket.get_status_display())
     _store_attachments(ticket, None, attachments, actor)
 

@@ -92,3 +92,48 @@ def test_other_tiers_stay_24x7(acme, globex, globex_user):
         customer=globex, requester=globex_user, title="x", actor=globex_user
     )
     assert ticket.sla_calendar is None
+
+
+def test_a_new_policy_calendar_or_tier_mapping_reaches_the_very_next_ticket(
+    acme, acme_user, manager
+):
+    """Opening a ticket keeps the policy in force and the tier's calendar per process
+    (no SLA query for the next ticket); any change to them is seen by the next one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sla.services import sla_policy_create
+
+    friday_evening = datetime(2026, 3, 6, 17, 30, tzinfo=SH)
+
+    def open_ticket():
+        with time_machine.travel(friday_evening, tick=False):
+            return services.ticket_create(
+                customer=acme, requester=acme_user, title="x", priority="high", actor=acme_user
+            )
+
+    first = open_ticket()
+    with CaptureQueriesContext(connection) as queries:
+        second = open_ticket()
+    assert not [q for q in queries.captured_queries if 'FROM "sla_' in q["sql"]]
+    assert second.sla_policy == first.sla_policy
+
+    targets = {p: (30, 600) for p in ("low", "medium", "high", "critical")}
+    policy = sla_policy_create(targets=targets, note="faster", actor=manager)
+    ticket = open_ticket()
+    assert ticket.sla_policy == policy
+    assert ticket.first_response_due_at == friday_evening + timedelta(minutes=30)
+
+    office = BusinessCalendar.objects.create(
+        name="Business hours", is_24x7=False, workday_start="09:00", workday_end="18:00"
+    )
+    TierCalendar.objects.create(service_tier=acme.service_tier, calendar=office)
+    ticket = open_ticket()
+    assert ticket.sla_calendar == office
+    # 30 working minutes from Friday 17:30: Friday 18:00.
+    assert ticket.first_response_due_at == datetime(2026, 3, 6, 18, 0, tzinfo=SH)
+
+    office.workday_end = "17:45"
+    office.save()
+    # 15 minutes on Friday, 15 on Monday.
+    assert open_ticket().first_response_due_at == datetime(2026, 3, 9, 9, 15, tzinfo=SH)
