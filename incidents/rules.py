@@ -783,14 +783,12 @@ def rules_active(target: str) -> bool:
 
 
 def schedule_evaluation(target: str, object_id: int, trigger: str) -> None:
-    """Queue an evaluation of the object after commit (only while rules are active). Two
-    changes in one transaction queue two jobs; the second finds nothing new to fire."""
-
-    def run():
-        if rules_active(target):
-            outbox.enqueue("incidents.jobs.evaluate_rules", target, object_id, trigger)
-
-    transaction.on_commit(run)
+    """Queue an evaluation of the object (only while rules are active): the job is written
+    with the change, in its transaction, and runs after its commit with the change's other
+    jobs. Two changes in one transaction queue two jobs; the second finds nothing new to
+    fire."""
+    if rules_active(target):
+        outbox.enqueue("incidents.jobs.evaluate_rules", target, object_id, trigger)
 
 
 def on_ticket_event(sender, instance: TicketEvent, created, **kwargs):
