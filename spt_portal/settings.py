@@ -133,6 +133,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that reads the socket instead of a SELECT 1
+    # round trip on every request (spt_portal/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "spt_portal.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite: wait for the writer instead of failing with "database is locked" when the web
     # process and the worker write at the same moment (quick start runs both).

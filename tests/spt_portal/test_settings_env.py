@@ -97,7 +97,7 @@ def test_database_url_selects_the_database():
         DATABASE_URL="postgres://spt:pw@db.internal:5432/spt",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.postgresql", "spt", "db.internal"]
+    assert result.stdout.split() == ["spt_portal.postgresql", "spt", "db.internal"]
 
 
 def test_log_format_json_writes_one_json_object_per_line():
