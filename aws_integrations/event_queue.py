@@ -2,7 +2,9 @@
 case updates (SPT-005's real-time path).
 
 A message is deleted only after its work is committed (a received batch's handled messages
-in one DeleteMessageBatch call). A message whose processing fails
+in one DeleteMessageBatch call). A batch's Health events are stored in one transaction,
+each in a savepoint (one commit and one hand-over of jobs for up to ten events); Support
+case updates are synced one by one, outside it. A message whose processing fails
 stays on the queue (visible again after its visibility timeout) and reaches the
 dead-letter queue after the queue's maxReceiveCount. A malformed message is logged with
 its body and moved to the dead-letter queue at once; it never stops the consumer.
@@ -14,7 +16,7 @@ import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from spt_portal.models import CustomerAWSAccount
@@ -30,28 +32,33 @@ class Malformed(ValueError):
     pass
 
 
-def _handle(body: dict) -> str:
+def _read(message: dict):
+    """("health", the normalized event) or ("support", the body); Malformed otherwise."""
+    try:
+        body = json.loads(message["Body"])
+    except ValueError as exc:
+        raise Malformed(str(exc)) from exc
     source = body.get("source") if isinstance(body, dict) else None
     if source == "aws.support":
         detail = body.get("detail") or {}
-        case_id = detail.get("case-id")
-        account_id = str(body.get("account") or "")
-        if not case_id or not account_id:
+        if not detail.get("case-id") or not body.get("account"):
             raise Malformed("Support Case Update without case-id or account")
-        account = CustomerAWSAccount.objects.filter(
-            account_id=account_id, support_sync_enabled=True
-        ).first()
-        if account is None:
-            logger.info("support event for unknown account %s ignored", account_id)
-            return "ignored"
-        support.sync_one_case(account, case_id)
-        return "support"
+        return "support", body
     try:
-        data = health.normalize_eventbridge(body)
+        return "health", health.normalize_eventbridge(body)
     except health.HealthError as exc:
         raise Malformed(str(exc)) from exc
-    health.process_event(data)
-    return "health"
+
+
+def _sync_support_case(body: dict) -> None:
+    case_id, account_id = body["detail"]["case-id"], str(body["account"])
+    account = CustomerAWSAccount.objects.filter(
+        account_id=account_id, support_sync_enabled=True
+    ).first()
+    if account is None:
+        logger.info("support event for unknown account %s ignored", account_id)
+        return
+    support.sync_one_case(account, case_id)
 
 
 def consume_once(
@@ -72,14 +79,14 @@ def consume_once(
     if not messages:
         return counts
     run = SyncRun.objects.create(kind=SyncRun.Kind.HEALTH_QUEUE)
-    errors = []
+    errors: list[str] = []
     done = []  # committed (or moved to the dead-letter queue): deleted together at the end
+    events, cases = [], []
     for message in messages:
         counts["received"] += 1
         try:
-            body = json.loads(message["Body"])
-            _handle(body)
-        except (ValueError, Malformed) as exc:
+            kind, data = _read(message)
+        except Malformed as exc:
             counts["malformed"] += 1
             logger.error(
                 "event queue: malformed message %s (%s): %s",
@@ -91,15 +98,14 @@ def consume_once(
             _to_dead_letter(client, message)
             done.append(message)
             continue
+        (events if kind == "health" else cases).append((message, data))
+    done += _store_health_events(events, counts, errors)
+    # A Support case is synced on its own: its AWS calls must not hold the batch's locks.
+    for message, body in cases:
+        try:
+            _sync_support_case(body)
         except Exception as exc:  # database down, AWS error...: leave it for redelivery
-            counts["failed"] += 1
-            errors.append(f"failed {message.get('MessageId')}: {exc}")
-            logger.exception(
-                "event queue: message %s failed; it will be delivered again",
-                message.get("MessageId"),
-            )
-            connection.close()  # a broken connection must not poison the next message
-            close_old_connections()
+            _failed(message, exc, counts, errors)
             continue
         done.append(message)
         counts["processed"] += 1
@@ -119,6 +125,47 @@ def consume_once(
         counts,
     )
     return counts
+
+
+def _store_health_events(events: list, counts: dict, errors: list[str]) -> list[dict]:
+    """The batch's Health events in one transaction (``health.process_events``: new events
+    stored together, each other event in a savepoint), one commit and one hand-over of
+    their jobs for the lot. An event that fails is rolled back alone and stays on the
+    queue; when the transaction itself fails (the database went away), none of them is
+    done. Returns the messages whose events are committed."""
+    if not events:
+        return []
+    stored, failed = [], []
+    try:
+        with transaction.atomic():
+            results = health.process_events([data for _message, data in events])
+            for (message, _data), result in zip(events, results, strict=True):
+                if isinstance(result, Exception):  # database down, a bug...: redelivered
+                    failed.append((message, result))
+                else:
+                    stored.append(message)
+            if transaction.get_rollback():  # it would roll back without a word
+                raise DatabaseError("the batch's transaction was marked for rollback")
+    except Exception as exc:  # the commit (or the rollback of a broken transaction)
+        failed += [(message, exc) for message in stored]
+        stored = []
+    for message, exc in failed:
+        _failed(message, exc, counts, errors)
+    if failed:
+        connection.close()  # a broken connection must not poison the next batch
+        close_old_connections()
+    counts["processed"] += len(stored)
+    return stored
+
+
+def _failed(message: dict, exc: Exception, counts: dict, errors: list[str]) -> None:
+    counts["failed"] += 1
+    errors.append(f"failed {message.get('MessageId')}: {exc}")
+    logger.error(
+        "event queue: message %s failed; it will be delivered again",
+        message.get("MessageId"),
+        exc_info=exc,
+    )
 
 
 def _delete(client, queue_url: str, messages: list[dict]) -> None:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from spt_portal import outbox
+from spt_portal.jobs import each
 from spt_portal.models import CustomerAWSAccount
 
 from . import support
@@ -154,3 +155,9 @@ def notify_health_customer(link_id: int, account_ids: list[str]) -> int:
     queued = health.notify_customer(link_id, account_ids)
     logger.info("health notice: %s emails queued for customer link %s", queued, link_id)
     return queued
+
+
+def notify_health_customers(notices: list[list]) -> int:
+    """``notify_health_customer`` for the customers of a batch of new Health events
+    (``health.process_events``): one job for the lot, each ``[link id, account ids]``."""
+    return each([tuple(n) for n in notices], notify_health_customer, "health notices")

@@ -1,10 +1,37 @@
 """Background jobs of the core app (RQ entry points: thin, idempotent)."""
 
+import logging
+from collections.abc import Callable, Iterable
+
 from django.utils import timezone
 
 from . import outbox, queues
 
 HEARTBEAT_KEY = "spt:worker-heartbeat"
+
+logger = logging.getLogger(__name__)
+
+
+class SomeFailed(RuntimeError):
+    """A job over many items: these failed (each logged); the others are done."""
+
+
+def each(items: Iterable[tuple], func: Callable, what: str) -> int:
+    """``func(*item)`` for every item of a job that covers many (the notices of a batch of
+    tickets): one that fails does not hold back the others, it is logged, and the job
+    fails at the end (``SomeFailed``), so that it shows in the failed jobs and can be run
+    again (idempotent jobs only: a rerun repeats the items that were done). Returns the
+    sum of what ``func`` returned."""
+    total, failed = 0, []
+    for item in items:
+        try:
+            total += func(*item) or 0
+        except Exception:
+            logger.exception("%s: %s failed", what, item)
+            failed.append(item)
+    if failed:
+        raise SomeFailed(f"{what}: {len(failed)} failed: {failed[:10]}")
+    return total
 
 
 def relay_outbox() -> dict[str, int]:

@@ -61,20 +61,34 @@ def enqueue(func: Callable | str, *args, queue: str = "default", **kwargs) -> Jo
 
     Arguments must be JSON-serialisable (pass ids, not objects). Returns the outbox row.
     """
-    if queue not in settings.RQ_QUEUES:
-        raise ValueError(f"Unknown queue {queue!r}; known: {sorted(settings.RQ_QUEUES)}")
+    _check_queue(queue)
     # Claimed by this process from the start: the relay leaves it alone for CLAIM_SECONDS,
     # so the hand-over after commit needs no claim of its own.
-    row = JobOutbox.objects.create(
-        func=_path_of(func),
+    row = JobOutbox.objects.create(**_fields(func, args, kwargs, queue))
+    _remember([row])
+    return row
+
+
+def _check_queue(queue: str) -> None:
+    if queue not in settings.RQ_QUEUES:
+        raise ValueError(f"Unknown queue {queue!r}; known: {sorted(settings.RQ_QUEUES)}")
+
+
+def _fields(func, args, kwargs, queue: str) -> dict:
+    return {
+        "func": _path_of(func),
         # As stored (tuples become lists...): the job gets the same arguments whether it
         # is handed over from memory or read back by the flush or the relay.
-        args=json.loads(json.dumps(list(args))),
-        kwargs=json.loads(json.dumps(kwargs)),
-        queue=queue,
-        attempts=1,
-        next_attempt_at=timezone.now() + timedelta(seconds=CLAIM_SECONDS),
-    )
+        "args": json.loads(json.dumps(list(args))),
+        "kwargs": json.loads(json.dumps(kwargs)),
+        "queue": queue,
+        "attempts": 1,
+        "next_attempt_at": timezone.now() + timedelta(seconds=CLAIM_SECONDS),
+    }
+
+
+def _remember(new_rows: list[JobOutbox]) -> None:
+    """Keep the rows for the flush after commit (see ``_unflushed``)."""
     connection = transaction.get_connection()
     state = _unflushed
     rows = getattr(state, "rows", None)
@@ -86,11 +100,10 @@ def enqueue(func: Callable | str, *args, queue: str = "default", **kwargs) -> Jo
         state.callbacks = connection.run_on_commit
     elif state.callbacks is not connection.run_on_commit:
         state.verify = True
-    if connection.savepoint_ids:
+    if any(connection.savepoint_ids):  # None: an atomic block without a savepoint
         state.verify = True
-    rows.append(row)
+    rows.extend(new_rows)
     transaction.on_commit(_flush)
-    return row
 
 
 def _flush() -> None:

@@ -5,6 +5,8 @@ import time
 
 from django.db import transaction
 
+from spt_portal.jobs import each
+
 from . import notifications, services
 from .models import Ticket
 from .sla import scan_sla
@@ -51,3 +53,9 @@ def notify_ticket_created(ticket_id: int) -> int:
         queued = notifications.send_ticket_created(ticket)
     logger.info("ticket notices: %s queued for %s", queued, ticket.number)
     return queued
+
+
+def notify_tickets_created(ticket_ids: list[int]) -> int:
+    """``notify_ticket_created`` for tickets opened together (``services.tickets_create``,
+    a batch of AWS Health events): one job for the lot."""
+    return each([(pk,) for pk in ticket_ids], notify_ticket_created, "ticket notices")

@@ -83,6 +83,15 @@ def ticket_created(ticket: Ticket, *, actor) -> None:
     outbox.enqueue("tickets.jobs.notify_ticket_created", ticket.pk, queue="notifications")
 
 
+def tickets_created(tickets: list[Ticket], *, actor) -> None:
+    """``ticket_created`` for tickets opened together: one job for the lot."""
+    outbox.enqueue(
+        "tickets.jobs.notify_tickets_created",
+        [ticket.pk for ticket in tickets],
+        queue="notifications",
+    )
+
+
 def send_ticket_created(ticket: Ticket) -> int:
     """The notices of a new ticket; each is keyed, so running twice sends nothing twice.
     Returns how many were queued by this call."""

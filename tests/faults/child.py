@@ -3,8 +3,8 @@ with the environment the tests give the portal's processes).
 
     seed                 a customer with a contact, an API token and an AWS account (JSON out)
     consume-slow         the SQS consumer (consume_health_queue), stopping for two minutes
-                         after the first event is committed and before its message is
-                         deleted, so that the test can SIGKILL it there
+                         after its batch of events is committed and before their messages
+                         are deleted, so that the test can SIGKILL it there
     poll-support first   poll_support_cases against a stubbed Support API (botocore
                          Stubber), stopping for two minutes in the middle of the second
                          case's import, so that the test can SIGKILL it there
@@ -90,17 +90,17 @@ def seed() -> None:
 def consume_slow() -> None:
     from django.core.management import call_command
 
-    from aws_integrations import health
+    from aws_integrations import event_queue
 
-    process_event = health.process_event
+    delete = event_queue._delete
 
-    def paused(data):
-        outcome = process_event(data)  # committed: its own transaction
-        print(f"FAULT-POINT event {data.arn} committed, message not deleted", flush=True)
+    def paused(client, queue_url, messages):
+        # The batch's events are committed (one transaction), their messages not deleted.
+        print(f"FAULT-POINT {len(messages)} events committed, messages not deleted", flush=True)
         time.sleep(PAUSE_SECONDS)
-        return outcome
+        return delete(client, queue_url, messages)
 
-    health.process_event = paused
+    event_queue._delete = paused
     call_command("consume_health_queue")
 
 

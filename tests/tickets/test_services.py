@@ -188,3 +188,73 @@ def test_the_database_numbers_a_ticket_as_python_does(acme, acme_user):
     twin.pk, twin.number = 99, "TKT-LEGACY-1"
     twin.save(force_insert=True)
     assert Ticket.objects.values_list("number", flat=True).get(pk=99) == "TKT-LEGACY-1"
+
+
+def test_tickets_opened_together_are_opened_as_one_by_one(acme, acme_user, globex):
+    """services.tickets_create (a batch of AWS Health events) opens each ticket as
+    ticket_create does: number, SLA, history, auto-assignment, notification job."""
+    from spt_portal.models import JobOutbox
+
+    ec2 = Skill.objects.create(slug="ec2", name="EC2")
+    engineer = StaffUserFactory(email="ec2@partner.example")
+    engineer.skills.add(ec2)
+    specs = [
+        {"customer": acme, "requester": acme_user, "title": "one", "priority": "high"},
+        {"customer": globex, "requester": None, "title": "two", "category": ec2},
+        {"customer": None, "requester": None, "title": "three", "source": Source.AWS_HEALTH},
+    ]
+    alone = [services.ticket_create(**spec, actor=None) for spec in specs]
+    together = services.tickets_create(specs)
+
+    def shape(ticket):
+        ticket.refresh_from_db()
+        return (
+            ticket.customer_id,
+            ticket.title,
+            ticket.priority,
+            ticket.source,
+            ticket.status,
+            ticket.assignee_id,
+            ticket.sla_policy_id,
+            ticket.sla_calendar_id,
+            ticket.resolution_due_at - ticket.created_at,
+            ticket.number == f"TKT-{ticket.pk:06d}",
+            sorted((e.kind, e.new_value, e.internal) for e in ticket.events.all()),
+        )
+
+    assert [shape(t) for t in together] == [shape(t) for t in alone]
+    assert together[1].assignee == engineer
+    [job] = JobOutbox.objects.filter(func="tickets.jobs.notify_tickets_created")
+    assert job.args == [[t.pk for t in together]]
+
+
+def test_a_refused_ticket_of_a_batch_writes_none_of_them(acme, acme_user):
+    before = Ticket.objects.count()
+    with pytest.raises(services.TicketError):
+        services.tickets_create(
+            [
+                {"customer": acme, "requester": acme_user, "title": "fine"},
+                {"customer": acme, "requester": acme_user, "title": "  "},
+            ]
+        )
+    assert Ticket.objects.count() == before
+    assert services.tickets_create([]) == []
+
+
+def test_an_attachment_refused_writes_no_ticket(acme, acme_user, settings):
+    """Every refusal comes before the first write: a caller that catches TicketError inside
+    its own transaction can go on (ticket_create takes no savepoint)."""
+    from django.db import transaction
+
+    settings.TICKET_ATTACHMENT_EXTENSIONS = ["txt"]
+    before = Ticket.objects.count()
+    with transaction.atomic():
+        with pytest.raises(services.TicketError):
+            services.ticket_create(
+                customer=acme,
+                requester=acme_user,
+                title="with a script",
+                attachments=[SimpleUploadedFile("run.exe", b"MZ")],
+                actor=acme_user,
+            )
+        assert Ticket.objects.count() == before  # the transaction is still usable
