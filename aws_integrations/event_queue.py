@@ -135,22 +135,20 @@ def _store_health_events(events: list, counts: dict, errors: list[str]) -> list[
     done. Returns the messages whose events are committed."""
     if not events:
         return []
-    stored, failed = [], []
     try:
         with transaction.atomic():
             results = health.process_events([data for _message, data in events])
-            for (message, _data), result in zip(events, results, strict=True):
-                if isinstance(result, Exception):  # database down, a bug...: redelivered
-                    failed.append((message, result))
-                else:
-                    stored.append(message)
             if transaction.get_rollback():  # it would roll back without a word
                 raise DatabaseError("the batch's transaction was marked for rollback")
-    except Exception as exc:  # the commit (or the rollback of a broken transaction)
-        failed += [(message, exc) for message in stored]
-        stored = []
-    for message, exc in failed:
-        _failed(message, exc, counts, errors)
+    except Exception as exc:  # the batch itself (a query, the commit): none is stored
+        results = [exc] * len(events)
+    stored, failed = [], []
+    for (message, _data), result in zip(events, results, strict=True):
+        if isinstance(result, Exception):  # database down, a bug...: delivered again
+            failed.append(message)
+            _failed(message, result, counts, errors)
+        else:
+            stored.append(message)
     if failed:
         connection.close()  # a broken connection must not poison the next batch
         close_old_connections()

@@ -289,3 +289,24 @@ def test_a_batch_job_runs_every_item_and_then_fails_for_the_failed_ones(customer
     with pytest.raises(SomeFailed, match="1 failed"):
         jobs.notify_health_customers([[1, ["a"]], [2, ["b"]], [3, ["c"]]])
     assert calls == [1, 2, 3]
+
+
+def test_the_consumer_keeps_every_message_when_the_batch_fails(customers, queue, monkeypatch):
+    from django.db import OperationalError
+
+    sqs, url = queue
+    for n in range(3):
+        message = sample("awshealthtools_issue_ec2_store_degraded_tags.json")
+        message["detail"]["eventArn"] += f"-down-{n}"
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(message))
+    real = health.process_events
+
+    def down(items):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(health, "process_events", down)
+    counts = event_queue.consume_once(client=sqs, wait_seconds=0)
+    assert counts == {"received": 3, "processed": 0, "malformed": 0, "failed": 3}
+    monkeypatch.setattr(health, "process_events", real)
+    again = event_queue.consume_once(client=sqs, wait_seconds=0)
+    assert again["processed"] == 3 and HealthEvent.objects.count() == 3
