@@ -156,6 +156,20 @@ class Server:
 # --- the run ---------------------------------------------------------------------------
 
 
+def cpu_loop_ms() -> float:
+    """The machine's speed of the moment: the best of three runs of a fixed pure-Python
+    loop (no I/O). Machines here differ by half from one session to the next; this and the
+    floor tell a slower machine from slower code (bench/README.md)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for n in range(2_000_000):
+            total += n % 7
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -199,6 +213,7 @@ def main() -> int:
         return 0
     import scenarios
 
+    cpu_before = cpu_loop_ms()
     server = Server(port=18900)
     server.start()
     rows = []
@@ -219,6 +234,8 @@ def main() -> int:
     rows.append(scenarios.memory_row(memory))
     report = scenarios.report(rows)
     print(report, flush=True)
+    cpu = [cpu_before, cpu_loop_ms()]
+    print(f"machine: reference Python loop {cpu[0]} ms before the rows, {cpu[1]} ms after")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(
         json.dumps(
@@ -228,6 +245,7 @@ def main() -> int:
                     "cpus": os.cpu_count(),
                     "python": platform.python_version(),
                     "platform": platform.platform(),
+                    "cpu_loop_ms": cpu,
                 },
                 "seconds": round(time.monotonic() - started, 1),
                 "rows": rows,
