@@ -33,21 +33,23 @@ class Malformed(ValueError):
 
 
 def _read(message: dict):
-    """("health", the normalized event) or ("support", the body); Malformed otherwise."""
+    """("health", the normalized event) or ("support", the body); Malformed otherwise (a
+    body of the wrong shape: not JSON, a field of the wrong type, an impossible date)."""
     try:
-        body = json.loads(message["Body"])
-    except ValueError as exc:
-        raise Malformed(str(exc)) from exc
+        return _parse(message)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:  # HealthError too
+        raise Malformed(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _parse(message: dict):
+    body = json.loads(message["Body"])
     source = body.get("source") if isinstance(body, dict) else None
     if source == "aws.support":
         detail = body.get("detail") or {}
         if not detail.get("case-id") or not body.get("account"):
             raise Malformed("Support Case Update without case-id or account")
         return "support", body
-    try:
-        return "health", health.normalize_eventbridge(body)
-    except health.HealthError as exc:
-        raise Malformed(str(exc)) from exc
+    return "health", health.normalize_eventbridge(body)
 
 
 def _sync_support_case(body: dict) -> None:

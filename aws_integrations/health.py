@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -372,8 +372,11 @@ def process_events(items: list[NormalizedEvent]) -> list:
     consumer stored one meanwhile), go through ``process_event`` one by one."""
     results: list = [None] * len(items)
     seen = Counter(data.arn for data in items)
-    once = [i for i, data in enumerate(items) if seen[data.arn] == 1]
-    if len(once) > 1:
+    # In ARN order (a stable sort: one event's messages keep theirs), so that two consumers
+    # lock and insert events in the same order and do not deadlock.
+    order = sorted(range(len(items)), key=lambda i: items[i].arn)
+    once = [i for i in order if seen[items[i].arn] == 1]
+    if len(once) > 1 and connection.features.can_return_rows_from_bulk_insert:
         stored = set(
             HealthEvent.objects.filter(arn__in=[items[i].arn for i in once]).values_list(
                 "arn", flat=True
@@ -391,10 +394,10 @@ def process_events(items: list[NormalizedEvent]) -> list:
             else:
                 for i, outcome in zip(new, outcomes, strict=True):
                     results[i] = outcome
-    for i, data in enumerate(items):
+    for i in order:
         if results[i] is None:
             try:
-                results[i] = process_event(data)
+                results[i] = process_event(items[i])
             except Exception as exc:  # rolled back to its savepoint; the caller decides
                 results[i] = exc
     return results

@@ -103,7 +103,10 @@ def _remember(new_rows: list[JobOutbox]) -> None:
     if any(connection.savepoint_ids):  # None: an atomic block without a savepoint
         state.verify = True
     rows.extend(new_rows)
-    transaction.on_commit(_flush)
+    # Robust: a flush that fails after the commit (the database or Redis gone that very
+    # moment) is logged and leaves the rows to the relay; the committed change must not
+    # turn into an error for its caller (an API client would retry and open a twin).
+    transaction.on_commit(_flush, robust=True)
 
 
 def _flush() -> None:

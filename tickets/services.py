@@ -170,6 +170,8 @@ def tickets_create(specs: list[dict], *, actor=None) -> list[Ticket]:
             policies[tier] = policy_and_calendar(tier)
         return policies[tier]
 
+    if not connection.features.can_return_rows_from_bulk_insert:  # SQLite before 3.35
+        return [ticket_create(**spec, actor=actor) for spec in specs]
     tickets = [_new_ticket(**spec, sla=sla) for spec in specs]
     if not tickets:
         return []

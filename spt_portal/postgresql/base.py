@@ -15,11 +15,15 @@ import select
 
 from django.db.backends.postgresql import base
 
+IDLE = base.Database.pq.TransactionStatus.IDLE
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def is_usable(self):
         if self.connection is None or self.connection.closed:
             return False
+        if not hasattr(select, "poll") or self.connection.info.transaction_status != IDLE:
+            return super().is_usable()  # no poll() here, or not an idle connection: ask
         try:
             poller = select.poll()
             poller.register(self.connection.pgconn.socket, select.POLLIN | select.POLLPRI)

@@ -187,13 +187,17 @@ def test_events_already_stored_or_twice_in_the_batch_go_one_by_one(customers):
     update = copy.deepcopy(again[3])
     update.communication_id, update.description = "second", "Maintenance complete."
     with transaction.atomic():
-        outcomes = health.process_events([again[0], again[3], update, again[4]])
-    assert [o.created for o in outcomes] == [False, True, False, True]
+        outcomes = health.process_events([again[0], again[3], update, again[4], again[2]])
+    assert [o.created for o in outcomes] == [False, True, False, True, True]
     assert outcomes[2].changed
-    assert HealthEvent.objects.count() == 4
+    assert HealthEvent.objects.count() == 5
     assert HealthEvent.objects.get(arn=update.arn).description == "Maintenance complete."
-    # Two tickets for each event of one customer, three for the one of two customers.
-    assert Ticket.objects.filter(source="aws_health").count() == 2 + 3 + 2 + 2
+    # Two tickets for each event of one customer, three for the one of two customers, one
+    # for the public event: the two new events once seen (planned, public) went together.
+    assert Ticket.objects.filter(source="aws_health").count() == 2 + 3 + 2 + 2 + 1
+    # Two batches stored together, each with one job for its events' own tickets and one
+    # for its customers' tickets.
+    assert JobOutbox.objects.filter(func="tickets.jobs.notify_tickets_created").count() == 4
 
 
 def test_one_failing_event_is_rolled_back_alone(customers, monkeypatch):
@@ -310,3 +314,100 @@ def test_the_consumer_keeps_every_message_when_the_batch_fails(customers, queue,
     monkeypatch.setattr(health, "process_events", real)
     again = event_queue.consume_once(client=sqs, wait_seconds=0)
     assert again["processed"] == 3 and HealthEvent.objects.count() == 3
+
+
+def test_a_batch_that_fails_half_written_is_stored_one_by_one(customers, monkeypatch):
+    """Storing together fails after its tickets and events are written (a unique
+    constraint: another consumer stored one meanwhile): all of it is rolled back, each event
+    is stored one by one, and no job of the rolled-back rows reaches Redis."""
+    from spt_portal import outbox
+
+    handed = []
+    hand_over = outbox._hand_over
+
+    def recording(queue_name, rows):
+        handed.extend(row.pk for row in rows)
+        return hand_over(queue_name, rows)
+
+    monkeypatch.setattr(outbox, "_hand_over", recording)
+    bulk_create = HealthEventCustomer.objects.bulk_create
+
+    def twin(*args, **kwargs):
+        raise IntegrityError(
+            'duplicate key value violates unique constraint "health_customer_once"'
+        )
+
+    monkeypatch.setattr(HealthEventCustomer.objects, "bulk_create", twin)
+    events = storm("half")
+    with transaction.atomic():
+        outcomes = health.process_events(events)
+    monkeypatch.setattr(HealthEventCustomer.objects, "bulk_create", bulk_create)
+    assert [o.created for o in outcomes] == [True] * 5
+    assert HealthEvent.objects.count() == 5 and HealthEventCustomer.objects.count() == 5
+    assert Ticket.objects.filter(source="aws_health").count() == 10
+    assert not JobOutbox.objects.filter(func="tickets.jobs.notify_tickets_created").exists()
+    assert sorted(handed) == sorted(JobOutbox.objects.values_list("pk", flat=True))
+
+
+def test_a_message_of_the_wrong_shape_goes_to_the_dead_letter_queue(customers, settings):
+    """An impossible date, a field of the wrong type, a Support event whose detail is not an
+    object: malformed (dead-letter queue), never a crash of the consumer; the batch's good
+    event is stored."""
+    settings.AWS_ENDPOINT_URL = ""
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="shapes", Attributes={"VisibilityTimeout": "0"})[
+            "QueueUrl"
+        ]
+        dlq = sqs.create_queue(QueueName="shapes-dlq")["QueueUrl"]
+        settings.AWS_HEALTH_DLQ_URL = dlq
+        good = sample("awshealthtools_issue_ec2_store_degraded_tags.json")
+        bad_date = copy.deepcopy(good)
+        bad_date["detail"]["eventArn"] += "-bad-date"
+        bad_date["detail"]["startTime"] = "2024-02-30T00:00:00Z"
+        bad_description = copy.deepcopy(good)
+        bad_description["detail"]["eventArn"] += "-bad-description"
+        bad_description["detail"]["eventDescription"] = ["oops"]
+        bad_support = {"source": "aws.support", "account": "123456789012", "detail": "case-1"}
+        for body in (good, bad_date, bad_description, bad_support):
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+        counts = event_queue.consume_once(client=sqs, queue_url=url, wait_seconds=0)
+        assert counts == {"received": 4, "processed": 1, "malformed": 3, "failed": 0}
+        assert HealthEvent.objects.count() == 1
+        dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+        assert len(dead) == 3
+        assert sqs.receive_message(QueueUrl=url).get("Messages") is None
+
+
+def test_a_batch_of_health_and_support_messages(customers, queue, monkeypatch):
+    """Support case updates in a batch are synced one by one, outside the Health events'
+    transaction (their AWS calls must not hold its locks); a failing one stays queued."""
+    from aws_integrations import support
+
+    sqs, url = queue
+    AWSAccountFactory(
+        customer=customers[0],
+        account_id="210987654321",
+        role_arn="arn:aws:iam::210987654321:role/SPTPortalAccess",
+    )
+    synced = []
+
+    def sync(account, case_id):
+        assert not connection.in_atomic_block  # not inside the Health batch's transaction
+        if case_id.endswith("broken"):
+            raise RuntimeError("AWS said no")
+        synced.append(case_id)
+
+    monkeypatch.setattr(support, "sync_one_case", sync)
+    for n in range(2):
+        message = sample("awshealthtools_issue_ec2_store_degraded_tags.json")
+        message["detail"]["eventArn"] += f"-mixed-{n}"
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(message))
+    for case in ("case-1", "case-broken"):
+        body = {"source": "aws.support", "account": "210987654321", "detail": {"case-id": case}}
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body))
+    counts = event_queue.consume_once(client=sqs, wait_seconds=0)
+    assert counts == {"received": 4, "processed": 3, "malformed": 0, "failed": 1}
+    assert synced == ["case-1"] and HealthEvent.objects.count() == 2
+    [left] = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert "case-broken" in left["Body"]

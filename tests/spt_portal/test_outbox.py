@@ -251,3 +251,22 @@ def test_a_claim_that_ran_out_during_the_transaction_is_left_to_the_relay():
         _empty_queues()
     assert job_ids == []
     assert relayed == [f"outbox-{row.pk}"]
+
+
+def test_a_flush_failing_after_commit_never_fails_the_committed_caller(monkeypatch, caplog):
+    """The change is committed: an error handing its jobs over (the database gone that very
+    moment) is logged and the rows are left to the relay, never raised to the caller (an API
+    client would take the error for a failed create and open a twin)."""
+    from django.db import OperationalError
+
+    def broken(rows):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(outbox, "_hand_over_rows", broken)
+    with transaction.atomic():
+        row = outbox.enqueue(make_skill, "after-commit", queue="notifications")
+        Skill.objects.create(slug="committed", name="Committed")
+    assert Skill.objects.filter(slug="committed").exists()
+    row.refresh_from_db()
+    assert row.status == JobOutbox.Status.PENDING  # the relay's after its claim runs out
+    assert "server closed the connection" in caplog.text

@@ -258,3 +258,12 @@ def test_an_attachment_refused_writes_no_ticket(acme, acme_user, settings):
                 actor=acme_user,
             )
         assert Ticket.objects.count() == before  # the transaction is still usable
+
+
+def test_a_ticket_opened_inside_a_transaction_takes_no_savepoint(acme, acme_user):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        services.ticket_create(customer=acme, requester=acme_user, title="t", actor=acme_user)
+    assert not [q for q in queries.captured_queries if "SAVEPOINT" in q["sql"].upper()]
