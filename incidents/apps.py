@@ -8,7 +8,7 @@ class IncidentsConfig(AppConfig):
 
     def ready(self):
         from django.conf import settings
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_save
 
         from spt_portal import config_cache
         from spt_portal.admin_site import register_dashboard_panel
@@ -26,9 +26,7 @@ class IncidentsConfig(AppConfig):
             rules.on_incident_entry, sender=IncidentTimelineEntry, dispatch_uid="rules.incident"
         )
         # ... and reads "any rules active?" again once a rule changes.
-        on_rule_change = config_cache.receiver("rules")
-        for signal in (post_save, post_delete):
-            signal.connect(on_rule_change, sender=Rule, weak=False, dispatch_uid="rules.changed")
+        config_cache.watch("rules", Rule)
 
         register_dashboard_panel(dashboard.incidents_panel)
         # Once an incident has recovered, its Prometheus metrics are collected (a job).

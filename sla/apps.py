@@ -23,15 +23,7 @@ class SlaConfig(AppConfig):
         post_delete.connect(forget_targets, sender=SLAConfig, dispatch_uid="sla-forget-targets")
         # Opening a ticket keeps the policy in force and the tiers' calendars per process
         # (services.policy_and_calendar) until one of these changes.
-        on_change = config_cache.receiver("sla")
-        for model in (SLAPolicyVersion, SLAConfig, TierCalendar, BusinessCalendar):
-            for signal in (post_save, post_delete):
-                signal.connect(
-                    on_change,
-                    sender=model,
-                    weak=False,
-                    dispatch_uid=f"sla-changed-{model.__name__}",
-                )
+        config_cache.watch("sla", SLAPolicyVersion, SLAConfig, TierCalendar, BusinessCalendar)
 
         register_dashboard_panel(dashboard.oncall_panel)
         register_values("sla", dashboard.document_values)

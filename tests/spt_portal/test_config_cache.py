@@ -9,6 +9,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from spt_portal import config_cache, queues
+from spt_portal.tokens import api_token_create
 
 
 class Reads:
@@ -48,7 +49,8 @@ def test_a_value_read_before_a_change_committed_is_not_used_after_it():
     with transaction.atomic():
         config_cache.changed("test-b")
         # Another process reads now, before the commit: it keeps the old value.
-        config_cache._values[("test-b", "k")] = (version("test-b"), time.monotonic(), "old")
+        kept = config_cache._values.setdefault("test-b", {})
+        kept["k"] = (version("test-b"), time.monotonic(), "old")
         assert config_cache.cached("test-b", "k", reads) == "old"
     reads.value = "new"
     assert config_cache.cached("test-b", "k", reads) == "new"
@@ -74,3 +76,99 @@ def test_without_redis_every_read_goes_to_the_database(caplog):
         config_cache.changed("test-d")
     assert reads.count == 2
     assert "could not mark test-d as changed" in caplog.text
+
+
+def test_each_name_keeps_at_most_max_entries(monkeypatch):
+    monkeypatch.setattr(config_cache, "MAX_ENTRIES", 3)
+    reads = Reads()
+    for key in range(3):
+        config_cache.cached("test-e", key, reads)
+    config_cache.cached("test-f", "k", reads)
+    config_cache.cached("test-e", "fourth", reads)  # test-e was full: its entries go
+    assert set(config_cache._values["test-e"]) == {"fourth"}
+    assert set(config_cache._values["test-f"]) == {"k"}  # other names keep theirs
+
+
+def bump_elsewhere(name):
+    """A change made by another process: only the version in Redis moves."""
+    queues.connection().incr("spt:config-version:" + name)
+
+
+def test_a_request_reads_every_version_once_and_keeps_them():
+    a, b = Reads(), Reads()
+    config_cache.receiver("test-g")  # names come with their receivers, at start-up
+    config_cache.receiver("test-h")
+    config_cache.request_started()
+    try:
+        with CountRedis() as redis_reads:
+            assert config_cache.cached("test-g", "k", a) == "v1"
+            assert config_cache.cached("test-h", "k", b) == "v1"
+        assert redis_reads.commands == ["MGET"]  # both versions in one read
+        a.value = "v2"
+        bump_elsewhere("test-g")  # committed elsewhere while this request runs
+        assert config_cache.cached("test-g", "k", a) == "v1"  # as when the request began
+    finally:
+        config_cache.request_finished()
+    config_cache.request_started()  # the next request sees it
+    try:
+        assert config_cache.cached("test-g", "k", a) == "v2"
+    finally:
+        config_cache.request_finished()
+    assert a.count == 2
+
+
+def test_a_request_sees_its_own_change_at_once():
+    reads = Reads()
+    config_cache.request_started()
+    try:
+        assert config_cache.cached("test-i", "k", reads) == "v1"
+        reads.value = "v2"
+        config_cache.changed("test-i")
+        assert config_cache.cached("test-i", "k", reads) == "v2"
+    finally:
+        config_cache.request_finished()
+
+
+def test_outside_a_request_each_use_reads_the_version():
+    reads = Reads()
+    config_cache.request_started()
+    config_cache.request_finished()
+    assert config_cache.cached("test-j", "k", reads) == "v1"
+    reads.value = "v2"
+    bump_elsewhere("test-j")
+    assert config_cache.cached("test-j", "k", reads) == "v2"
+
+
+def test_an_api_create_reads_its_three_versions_at_once(client, acme_user):
+    """Token, SLA policy and rules: one Redis read for the request (bench/README.md)."""
+    _row, token = api_token_create(user=acme_user)
+    with CountRedis() as redis_reads:
+        response = client.post(
+            "/api/v1/tickets",
+            {"title": "t"},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 201, response.content
+    assert redis_reads.commands.count("MGET") == 1
+    assert "GET" not in redis_reads.commands
+    assert getattr(config_cache._request, "versions", None) is None  # the request ended
+
+
+class CountRedis:
+    """Records the commands sent through the shared Redis client."""
+
+    def __enter__(self):
+        self.commands = []
+        redis = queues.connection()
+        self._original = redis.execute_command
+
+        def execute_command(*args, **kwargs):
+            self.commands.append(args[0])
+            return self._original(*args, **kwargs)
+
+        redis.execute_command = execute_command
+        return self
+
+    def __exit__(self, *exc):
+        del queues.connection().execute_command
