@@ -192,6 +192,16 @@ def seed() -> dict:
                 """,  # noqa: S608 - fixed names, no input
                 [clock],
             )
+            # ... and the scan marked those deadlines escalated (tickets.models.SCAN_*).
+            cursor.execute(
+                f"""
+                UPDATE tickets_ticket t SET {due.removesuffix("_due_at")}_escalated_for = t.{due}
+                FROM tickets_ticketslaalert a
+                WHERE a.ticket_id = t.id AND a.clock = %s AND a.kind = 'escalated'
+                  AND a.due_at = t.{due}
+                """,  # noqa: S608 - fixed names, no input
+                [clock],
+            )
     ticket_rows = list(
         Ticket.objects.order_by("id").values_list("id", "number", "requester_id", "assignee_id")
     )

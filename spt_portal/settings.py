@@ -137,6 +137,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend with a health check that reads the socket instead of a SELECT 1
     # round trip on every request (spt_portal/postgresql/base.py).
     DATABASES["default"]["ENGINE"] = "spt_portal.postgresql"
+    # No JIT compilation: the portal's queries are short, and PostgreSQL compiled the SLA
+    # scan (its row estimate is far above the rows it reads) for 7-10 ms of a 12 ms query
+    # (bench/README.md). A DATABASE_URL with its own ?options= keeps those.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite: wait for the writer instead of failing with "database is locked" when the web
     # process and the worker write at the same moment (quick start runs both).

@@ -17,7 +17,8 @@ from sla.services import ClockState, clock_state, target_for
 from spt_portal.notifications import notify_channels, notify_email
 
 from .models import (
-    OPEN_STATUSES,
+    SCAN_RESOLUTION,
+    SCAN_RESPONSE,
     EventKind,
     SLAAlertKind,
     SLAClock,
@@ -131,7 +132,8 @@ def _raise(ticket_id: int, clock: str, now, counts: dict) -> None:
             if ticket.status not in (Status.NEW, Status.IN_PROGRESS):
                 return
             due = ticket.resolution_due_at
-        for kind in _kinds_due(ticket, clock, due, now):
+        kinds = _kinds_due(ticket, clock, due, now)
+        for kind in kinds:
             alert, created = TicketSLAAlert.objects.get_or_create(
                 ticket=ticket, clock=clock, kind=kind, due_at=due
             )
@@ -139,6 +141,11 @@ def _raise(ticket_id: int, clock: str, now, counts: dict) -> None:
                 continue
             counts[kind] += 1
             _act(ticket, alert)
+        if SLAAlertKind.ESCALATED in kinds:
+            # Nothing more to raise for this deadline: the scan skips the ticket until its
+            # deadline changes (SCAN_*). A bookkeeping column, not a change of the ticket.
+            field = "first_response" if clock == SLAClock.RESPONSE else "resolution"
+            Ticket.objects.filter(pk=ticket.pk).update(**{f"{field}_escalated_for": due})
 
 
 def _act(ticket: Ticket, alert) -> None:
@@ -202,25 +209,17 @@ def _act(ticket: Ticket, alert) -> None:
 def scan_sla(*, now=None) -> dict[str, int]:
     """Raise each at-risk warning, breach and level-2 escalation once per deadline.
 
-    Reads only open tickets whose at-risk instant has passed (partial indexes), so its
-    cost does not grow with closed history. Idempotent: alerts are unique per ticket,
-    clock, kind and deadline, so a second run (or a second scheduler) raises nothing.
+    Reads only open tickets whose at-risk instant has passed and whose deadline is not
+    escalated yet (partial indexes), so its cost grows neither with closed history nor
+    with a backlog of overdue tickets already escalated. Idempotent: alerts are unique
+    per ticket, clock, kind and deadline, so a second run (or a second scheduler) raises
+    nothing.
     """
     now = now or timezone.now()
     counts = {kind: 0 for kind in SLAAlertKind.values}
-    escalated = TicketSLAAlert.objects.filter(ticket=OuterRef("pk"), kind=SLAAlertKind.ESCALATED)
     warned = TicketSLAAlert.objects.filter(ticket=OuterRef("pk"), kind=SLAAlertKind.AT_RISK)
     response_ids = (
-        Ticket.objects.filter(
-            status__in=OPEN_STATUSES,
-            first_responded_at__isnull=True,
-            first_response_at_risk_at__lte=now,
-        )
-        .exclude(
-            Exists(
-                escalated.filter(clock=SLAClock.RESPONSE, due_at=OuterRef("first_response_due_at"))
-            )
-        )
+        Ticket.objects.filter(SCAN_RESPONSE, first_response_at_risk_at__lte=now)
         .exclude(  # warned, deadline still ahead: nothing to do until it passes
             Q(first_response_due_at__gt=now)
             & Exists(
@@ -231,14 +230,7 @@ def scan_sla(*, now=None) -> dict[str, int]:
         .values_list("id", flat=True)
     )
     resolution_ids = (
-        Ticket.objects.filter(
-            status__in=[Status.NEW, Status.IN_PROGRESS], resolution_at_risk_at__lte=now
-        )
-        .exclude(
-            Exists(
-                escalated.filter(clock=SLAClock.RESOLUTION, due_at=OuterRef("resolution_due_at"))
-            )
-        )
+        Ticket.objects.filter(SCAN_RESOLUTION, resolution_at_risk_at__lte=now)
         .exclude(
             Q(resolution_due_at__gt=now)
             & Exists(warned.filter(clock=SLAClock.RESOLUTION, due_at=OuterRef("resolution_due_at")))

@@ -97,3 +97,11 @@ def _quiet(wrapper) -> bool:
     poller = select.poll()
     poller.register(wrapper.connection.pgconn.socket, select.POLLIN)
     return not poller.poll(0)
+
+
+@pytest.mark.django_db
+def test_connections_run_without_jit():
+    """settings.py turns JIT compilation off: it cost the SLA scan more than its query."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

@@ -100,6 +100,23 @@ def test_database_url_selects_the_database():
     assert result.stdout.split() == ["spt_portal.postgresql", "spt", "db.internal"]
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("", "-c jit=off"), ("?options=-c%20work_mem%3D8MB", "-c work_mem=8MB")],
+)
+def test_postgresql_connections_run_without_jit_unless_the_url_says(query, expected):
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])",
+        SECRET_KEY=PROD_SECRET,
+        DATABASE_URL=f"postgres://spt:pw@db.internal:5432/spt{query}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"'options': '{expected}'" in result.stdout
+
+
 def test_log_format_json_writes_one_json_object_per_line():
     result = run_manage(
         "shell",

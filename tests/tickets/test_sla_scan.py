@@ -140,3 +140,65 @@ def test_closed_history_does_not_cost_anything(
             services.ticket_change_status(ticket=t, status=Status.CLOSED, actor=engineer)
     with at(60 * 24 * 30), django_assert_max_num_queries(2):
         assert scan_sla() == {"at_risk": 0, "breached": 0, "escalated": 0}
+
+
+def test_an_escalated_deadline_is_not_read_again(critical, django_assert_max_num_queries):
+    """Overdue tickets already escalated cost the scan nothing (bench/README.md): the
+    ticket carries the deadline it was escalated for."""
+    with at(31):
+        assert scan_sla()["escalated"] == 1
+    critical.refresh_from_db()
+    assert critical.first_response_escalated_for == critical.first_response_due_at
+    with at(60), django_assert_max_num_queries(2):  # the two scan queries, no ticket
+        assert scan_sla() == {"at_risk": 0, "breached": 0, "escalated": 0}
+
+
+def test_an_escalated_ticket_with_a_new_deadline_is_scanned_again(critical, engineer):
+    with at(31):
+        assert scan_sla()["escalated"] == 1
+        # A lower priority gives a new deadline (high: 60 min from creation)
+        services.ticket_change_priority(ticket=critical, priority="high", actor=engineer)
+    with at(61):  # past the new deadline
+        counts = scan_sla()
+    assert counts["breached"] == 1
+    with at(121):  # one more hour: escalated again, for the new deadline
+        assert scan_sla()["escalated"] == 1
+    critical.refresh_from_db()
+    assert critical.first_response_escalated_for == critical.first_response_due_at
+    assert TicketSLAAlert.objects.filter(kind="escalated").count() == 2
+
+
+def test_a_ticket_escalated_before_the_column_existed_is_marked_by_the_scan(critical):
+    """An escalation alert without the mark (raised before migration 0010 and missed by its
+    backfill): the scan finds the alert, raises nothing, and marks the deadline."""
+    with at(31):
+        assert scan_sla()["escalated"] == 1
+    type(critical).objects.filter(pk=critical.pk).update(first_response_escalated_for=None)
+    with at(40):
+        assert scan_sla() == {"at_risk": 0, "breached": 0, "escalated": 0}
+    critical.refresh_from_db()
+    assert critical.first_response_escalated_for == critical.first_response_due_at
+
+
+def test_the_migration_marks_deadlines_escalated_before_it(critical, acme, acme_user):
+    """Migration 0010's backfill, on this database (PostgreSQL or SQLite)."""
+    import importlib
+
+    from django.db import connection
+
+    backfill = importlib.import_module("tickets.migrations.0010_sla_scan_escalated").BACKFILL
+    with at(31):
+        scan_sla()
+        other = services.ticket_create(
+            customer=acme, requester=acme_user, title="calm", actor=acme_user
+        )
+    Ticket = type(critical)
+    Ticket.objects.update(first_response_escalated_for=None)
+    with connection.cursor() as cursor:
+        cursor.execute(backfill.format(clock_field="first_response", clock="response"))
+        cursor.execute(backfill.format(clock_field="resolution", clock="resolution"))
+    critical.refresh_from_db()
+    other.refresh_from_db()
+    assert critical.first_response_escalated_for == critical.first_response_due_at
+    assert critical.resolution_escalated_for is None
+    assert other.first_response_escalated_for is None
