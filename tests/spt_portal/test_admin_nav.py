@@ -75,3 +75,70 @@ def test_admin_pages_show_the_sidebar(login, engineer):
     assert '<tr class="model-ticket current-model">' in page
     index = login(engineer).get("/admin/").content.decode()
     assert 'class="changelink"' in index or 'class="viewlink"' in index
+
+
+def _as_text(app_dict):
+    return {
+        label: {
+            **app,
+            "name": str(app["name"]),
+            "models": [{**m, "name": str(m["name"])} for m in app["models"]],
+        }
+        for label, app in app_dict.items()
+    }
+
+
+def _request(user):
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return request
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+@pytest.mark.parametrize("role", ["engineer", "manager", "auditor", "superuser"])
+def test_the_kept_app_list_is_what_django_builds(request, role, language):
+    """spt_portal/admin_site.py keeps the app list per permissions, roles and language: for
+    every role and language (another language kept first), it is Django's."""
+    from tests.factories import StaffUserFactory
+
+    if role == "superuser":
+        user = StaffUserFactory(email="root@partner.example", is_superuser=True)
+    else:
+        user = request.getfixturevalue(role)
+    other = "zh-hans" if language == "en" else "en"
+    with translation.override(other):
+        admin.site.get_app_list(_request(user))  # kept while the other language is active
+    with translation.override(language):
+        ours = admin.site.get_app_list(_request(user))
+        django_list = admin.AdminSite.get_app_list(admin.site, _request(user))
+        assert [_as_text({a["app_label"]: a for a in ours})] == [
+            _as_text({a["app_label"]: a for a in django_list})
+        ]
+        assert [str(a["name"]) for a in ours] == [str(a["name"]) for a in django_list]
+
+
+def test_new_rights_show_on_the_next_page(engineer, django_assert_max_num_queries):
+    from spt_portal.models import User
+    from spt_portal.roles import Role
+
+    def rule_perms(user):
+        apps = {a["app_label"]: a for a in admin.site.get_app_list(_request(user))}
+        rules = [m for m in apps["incidents"]["models"] if m["object_name"] == "Rule"]
+        return rules[0]["perms"] if rules else None
+
+    assert not (rule_perms(engineer) or {}).get("add")  # managers write rules
+    fresh = User.objects.get(pk=engineer.pk)
+    with django_assert_max_num_queries(3):  # permissions and roles, nothing per model
+        admin.site.get_app_list(_request(fresh))
+    from django.contrib.auth.models import Group
+
+    engineer.groups.add(Group.objects.get(name=Role.MANAGER))
+    assert rule_perms(User.objects.get(pk=engineer.pk))["add"]
+
+
+def test_each_page_gets_its_own_app_list(engineer):
+    first = admin.site.get_app_list(_request(engineer))
+    first[0]["models"].clear()
+    first[0]["name"] = "changed"
+    again = admin.site.get_app_list(_request(engineer))
+    assert again[0]["models"] and again[0]["name"] != "changed"
