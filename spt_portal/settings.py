@@ -139,8 +139,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "spt_portal.postgresql"
     # No JIT compilation: the portal's queries are short, and PostgreSQL compiled the SLA
     # scan (its row estimate is far above the rows it reads) for 7-10 ms of a 12 ms query
-    # (bench/README.md). A DATABASE_URL with its own ?options= keeps those.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    # (bench/README.md). Added to the URL's ?options= or PGOPTIONS (libpq ignores PGOPTIONS
+    # once options is given), unless they set jit; DATABASE_JIT_OFF=0 leaves JIT to the
+    # server (PgBouncer refuses the options startup parameter: set jit = off there).
+    if env_bool("DATABASE_JIT_OFF", True):
+        _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+        _pg_options = _db_options.get("options") or os.environ.get("PGOPTIONS", "")
+        if "jit" not in _pg_options:
+            _db_options["options"] = f"{_pg_options} -c jit=off".strip()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite: wait for the writer instead of failing with "database is locked" when the web
     # process and the worker write at the same moment (quick start runs both).

@@ -101,20 +101,28 @@ def test_database_url_selects_the_database():
 
 
 @pytest.mark.parametrize(
-    ("query", "expected"),
-    [("", "-c jit=off"), ("?options=-c%20work_mem%3D8MB", "-c work_mem=8MB")],
+    ("query", "extra", "expected"),
+    [
+        ("", {}, "-c jit=off"),
+        ("?options=-c%20work_mem%3D8MB", {}, "-c work_mem=8MB -c jit=off"),
+        ("", {"PGOPTIONS": "-c statement_timeout=5s"}, "-c statement_timeout=5s -c jit=off"),
+        ("?options=-c%20jit%3Don", {}, "-c jit=on"),
+        ("", {"DATABASE_JIT_OFF": "0"}, None),
+    ],
 )
-def test_postgresql_connections_run_without_jit_unless_the_url_says(query, expected):
+def test_postgresql_connections_run_without_jit(query, extra, expected):
     result = run_manage(
         "shell",
         "--no-imports",
         "-c",
-        "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])",
+        "from django.conf import settings; "
+        "print(settings.DATABASES['default'].get('OPTIONS', {}).get('options'))",
         SECRET_KEY=PROD_SECRET,
         DATABASE_URL=f"postgres://spt:pw@db.internal:5432/spt{query}",
+        **extra,
     )
     assert result.returncode == 0, result.stderr
-    assert f"'options': '{expected}'" in result.stdout
+    assert result.stdout.strip() == str(expected)
 
 
 def test_log_format_json_writes_one_json_object_per_line():
