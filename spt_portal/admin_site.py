@@ -3,13 +3,12 @@
 import threading
 
 from django.contrib import admin
-from django.db.models import Count
 from django.urls import get_script_prefix
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from . import access
-from .health import check_database, check_redis
+from .health import check_database, check_redis, outbox_counts
 from .models import JobOutbox
 
 # Later apps add dashboard panels: a callable (request) -> dict with "title", "template"
@@ -70,12 +69,7 @@ class SPTAdminSite(admin.AdminSite):
         return [{**app, "models": [dict(model) for model in app["models"]]} for app in kept]
 
     def index(self, request, extra_context=None):
-        outbox_counts = dict(
-            JobOutbox.objects.exclude(status=JobOutbox.Status.DISPATCHED)
-            .order_by()
-            .values_list("status")
-            .annotate(n=Count("id"))
-        )
+        counts = outbox_counts()
         db_ok, _db = check_database()
         redis_ok, _redis, heartbeat = check_redis()
         context = {
@@ -84,8 +78,8 @@ class SPTAdminSite(admin.AdminSite):
                 "database_ok": db_ok,
                 "redis_ok": redis_ok,
                 "worker_heartbeat": heartbeat,
-                "outbox_pending": outbox_counts.get(JobOutbox.Status.PENDING, 0),
-                "outbox_failed": outbox_counts.get(JobOutbox.Status.FAILED, 0),
+                "outbox_pending": counts[JobOutbox.Status.PENDING],
+                "outbox_failed": counts[JobOutbox.Status.FAILED],
             },
             **(extra_context or {}),
         }

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from .jobs import HEARTBEAT_KEY
 from .models import JobOutbox, NotificationLog
 from .observability import SafeCollector, register_collector, registry_for_scrape
+from .outbox import waiting
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,18 @@ def readyz(request):
     )
 
 
+def outbox_counts() -> dict[str, int]:
+    """Outbox rows that need someone: ``pending`` waiting to reach RQ (never handed over,
+    or unconfirmed after their claim ran out; not the rows just handed over, which their
+    worker confirms within moments) and ``failed`` (given up)."""
+    return {
+        JobOutbox.Status.PENDING.value: waiting().count(),
+        JobOutbox.Status.FAILED.value: JobOutbox.objects.filter(
+            status=JobOutbox.Status.FAILED
+        ).count(),
+    }
+
+
 class PortalCollector:
     """Business gauges computed at scrape time, one cheap query each."""
 
@@ -162,12 +175,7 @@ class PortalCollector:
         outbox = self._outbox_family()
         notifications = self._notifications_family()
         try:
-            counts = dict(
-                JobOutbox.objects.exclude(status=JobOutbox.Status.DISPATCHED)
-                .order_by()
-                .values_list("status")
-                .annotate(n=Count("id"))
-            )
+            counts = outbox_counts()
             sent = list(
                 NotificationLog.objects.order_by()
                 .values_list("channel", "status")
@@ -176,8 +184,8 @@ class PortalCollector:
         except Exception as exc:  # the database may be down; the scrape still answers
             logger.warning("metrics: outbox query failed: %s", exc)
             return
-        for status in (JobOutbox.Status.PENDING, JobOutbox.Status.FAILED):
-            outbox.add_metric([status.value], counts.get(status.value, 0))
+        for status, n in counts.items():
+            outbox.add_metric([status], n)
         for channel, status, n in sent:
             notifications.add_metric([channel, status], n)
         yield outbox

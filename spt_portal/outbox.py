@@ -6,8 +6,16 @@ to RQ at once; if Redis is unreachable the row stays pending and the relay (a cr
 by the worker, and ``manage.py relay_outbox``) hands it over later. A request never turns
 into a 500 because Redis is down, and no job is lost.
 
-A job may run twice in rare crash cases (handed to RQ, then the process died before marking
-the row), so every job must be idempotent, as STYLE.md asks anyway.
+A row handed over after commit is marked by the worker that starts its job
+(``spt_portal.worker``), not by the process that handed it over: marking it there was a
+second statement and commit on every write that makes a job, a third of an API create
+under load (bench/README.md). Until a worker confirms it the row stays ``pending`` under its
+claim; when the claim runs out the relay looks for the job in Redis and marks the row if it
+is there (queued, running or done), else hands it over again: a job Redis lost (a restart
+without persistence) is handed over again instead of lost.
+
+A job may run twice in rare cases (handed to RQ, run, and both the worker's mark and the
+job's record in Redis lost), so every job must be idempotent, as STYLE.md asks anyway.
 """
 
 import json
@@ -24,6 +32,8 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from redis.exceptions import RedisError
 from rq import Queue
+from rq.job import Job
+from rq.utils import str_to_date
 
 from . import queues
 from .models import JobOutbox
@@ -34,6 +44,10 @@ logger = logging.getLogger(__name__)
 CLAIM_SECONDS = 60
 # The relay hands rows over this many at a time.
 RELAY_BATCH = 200
+# RQ job id of a row's job: the prefix and the row's id.
+JOB_ID_PREFIX = "outbox-"
+# One relay run looks at this many due rows at most (the rest wait for the next run).
+RELAY_LIMIT = 20_000
 
 
 def _path_of(func: Callable | str) -> str:
@@ -128,7 +142,8 @@ def _flush() -> None:
     else:
         # A claim that ran out during a long transaction is the relay's now.
         rows = [row for row in rows if row.next_attempt_at > now]
-    _hand_over_rows(rows)
+    # The worker that starts each job marks its row (see the module's docstring).
+    _hand_over_rows(rows, mark=False)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -166,49 +181,102 @@ def _dispatch(outbox_ids: list[int]) -> tuple[int, int]:
     return _hand_over_rows(rows)
 
 
-def _hand_over_rows(rows: list[JobOutbox]) -> tuple[int, int]:
-    """Hand claimed rows to RQ (one pipeline per queue), then mark the lot in one update."""
+def _hand_over_rows(rows: list[JobOutbox], *, mark: bool = True) -> tuple[int, int]:
+    """Hand claimed rows to RQ (one pipeline per queue), then mark the lot in one update;
+    with ``mark=False`` rows of asynchronous queues are left for their worker to mark
+    (jobs of a synchronous queue have run by then: they are marked here)."""
     by_queue: dict[str, list[JobOutbox]] = {}
     for row in rows:
         by_queue.setdefault(row.queue, []).append(row)
-    handed: list[int] = []
+    handed = 0
+    to_mark: list[int] = []
     failed = 0
     for name, queue_rows in by_queue.items():
         try:
-            _hand_over(name, queue_rows)
+            ran = _hand_over(name, queue_rows)
         except (RedisError, OSError) as exc:
             _hand_over_failed(queue_rows, exc)
             failed += len(queue_rows)
         else:
-            handed += [row.pk for row in queue_rows]
-    if handed:
-        # One row (the usual transaction) takes its job id as a value; several, as an
-        # expression (compiling Concat/Cast cost more than the rest of the update).
-        job_id = (
-            f"{JOB_ID_PREFIX}{handed[0]}"
-            if len(handed) == 1
-            else Concat(Value(JOB_ID_PREFIX), Cast("pk", CharField()))
-        )
-        JobOutbox.objects.filter(pk__in=handed).update(
-            status=JobOutbox.Status.DISPATCHED,
-            dispatched_at=timezone.now(),
-            rq_job_id=job_id,
-            last_error="",
-        )
-    return len(handed), failed
+            handed += len(queue_rows)
+            if mark or ran:
+                to_mark += [row.pk for row in queue_rows]
+    _mark_dispatched(to_mark)
+    return handed, failed
 
 
-JOB_ID_PREFIX = "outbox-"
+def _mark_dispatched(ids: list[int]) -> int:
+    """Mark these rows handed over (only those still pending). Returns how many."""
+    if not ids:
+        return 0
+    # One row (the usual transaction) takes its job id as a value; several, as an
+    # expression (compiling Concat/Cast cost more than the rest of the update).
+    job_id = (
+        f"{JOB_ID_PREFIX}{ids[0]}"
+        if len(ids) == 1
+        else Concat(Value(JOB_ID_PREFIX), Cast("pk", CharField()))
+    )
+    return JobOutbox.objects.filter(pk__in=ids, status=JobOutbox.Status.PENDING).update(
+        status=JobOutbox.Status.DISPATCHED,
+        dispatched_at=timezone.now(),
+        rq_job_id=job_id,
+        last_error="",
+    )
 
 
-def _hand_over(queue_name: str, rows: list[JobOutbox]) -> None:
+def confirm_started(job_id: str) -> bool:
+    """The worker starts job ``job_id``: mark its outbox row handed over, if it has one
+    still pending. Returns True when a row was marked."""
+    if not job_id.startswith(JOB_ID_PREFIX):
+        return False  # rqcron's and other jobs that did not come through the outbox
+    try:
+        pk = int(job_id.removeprefix(JOB_ID_PREFIX))
+    except ValueError:
+        return False
+    return _mark_dispatched([pk]) == 1
+
+
+def _queued_in_redis(rows: list[JobOutbox]) -> set[int]:
+    """The rows whose job RQ holds (queued, running, finished or failed): one pipeline
+    per queue. Rows of a queue whose Redis does not answer are not in the set.
+
+    A job counts only if it was created after its row: a database restored from a backup
+    reuses row ids, and an older job of the same id (RQ keeps failed jobs for a year)
+    must not pass for this row's."""
+    by_queue: dict[str, list[JobOutbox]] = {}
+    for row in rows:
+        by_queue.setdefault(row.queue, []).append(row)
+    found: set[int] = set()
+    for name, queue_rows in by_queue.items():
+        if name not in settings.RQ_QUEUES:
+            continue  # a queue since removed: _dispatch reports it
+        try:
+            pipe = queues.connection(name).pipeline(transaction=False)
+            for row in queue_rows:
+                pipe.hget(Job.key_for(f"{JOB_ID_PREFIX}{row.pk}"), "created_at")
+            created = pipe.execute()
+        except (RedisError, OSError) as exc:
+            logger.warning("outbox relay: could not look for jobs in queue %s: %s", name, exc)
+            continue
+        for row, job_created in zip(queue_rows, created, strict=True):
+            if job_created and str_to_date(job_created) >= row.created_at - CLOCK_SKEW:
+                found.add(row.pk)
+    return found
+
+
+# How far the clocks of the processes that write rows and create jobs may disagree.
+CLOCK_SKEW = timedelta(seconds=2)
+
+
+def _hand_over(queue_name: str, rows: list[JobOutbox]) -> bool:
+    """Enqueue the rows' jobs. True when they have run already (a synchronous queue)."""
     queue = queues.get_queue(queue_name)
     if not queue.is_async:  # RQ_SYNC / tests: each job runs right here, in turn
         for row in rows:
             queue.enqueue_call(
                 row.func, args=row.args, kwargs=row.kwargs, job_id=f"{JOB_ID_PREFIX}{row.pk}"
             )
-        return
+        return True
     queue.enqueue_many(
         [
             Queue.prepare_data(
@@ -217,6 +285,7 @@ def _hand_over(queue_name: str, rows: list[JobOutbox]) -> None:
             for row in rows
         ]
     )
+    return False
 
 
 def _hand_over_failed(rows: list[JobOutbox], exc: Exception) -> None:
@@ -238,33 +307,54 @@ def _hand_over_failed(rows: list[JobOutbox], exc: Exception) -> None:
         )
 
 
-def relay_pending(limit: int = 1000) -> dict[str, int]:
-    """Hand every due pending row to RQ (oldest first). Logs and returns the counts."""
+def relay_pending(limit: int = RELAY_LIMIT) -> dict[str, int]:
+    """Settle every due pending row (oldest first, batches of RELAY_BATCH): a row whose job
+    RQ already holds is marked (its worker has not confirmed it yet, or its mark was lost);
+    the others are handed over. Logs and returns the counts."""
     started = time.monotonic()
     now = timezone.now()
-    due_ids = list(
-        JobOutbox.objects.filter(status=JobOutbox.Status.PENDING)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
+    due = JobOutbox.objects.filter(status=JobOutbox.Status.PENDING).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
-    handed = 0
-    for start in range(0, len(due_ids), RELAY_BATCH):
-        done, failed = _dispatch(due_ids[start : start + RELAY_BATCH])
+    seen = confirmed = handed = 0
+    after = 0
+    while seen < limit:
+        batch = list(
+            due.filter(pk__gt=after)
+            .order_by("id")
+            .only("id", "queue")[: min(RELAY_BATCH, limit - seen)]
+        )
+        if not batch:
+            break
+        seen += len(batch)
+        after = batch[-1].pk
+        queued = _queued_in_redis(batch)
+        confirmed += _mark_dispatched(sorted(queued))
+        done, failed = _dispatch([row.pk for row in batch if row.pk not in queued])
         handed += done
         if failed:
             break  # Redis is still down: the rest would fail the same way; next run.
     counts = {
-        "due": len(due_ids),
+        "due": seen,
+        "confirmed": confirmed,
         "dispatched": handed,
-        "pending": JobOutbox.objects.filter(status=JobOutbox.Status.PENDING).count(),
+        "pending": waiting().count(),
     }
     logger.info(
-        "outbox relay: %(due)s due, %(dispatched)s handed to RQ, %(pending)s still pending "
-        "in %(ms)d ms",
+        "outbox relay: %(due)s due, %(confirmed)s found queued, %(dispatched)s handed to RQ, "
+        "%(pending)s still waiting in %(ms)d ms",
         {**counts, "ms": (time.monotonic() - started) * 1000},
     )
     return counts
+
+
+def waiting():
+    """Pending rows not on their way: never handed over, or handed over and unconfirmed
+    after their claim ran out. (A row just handed over is pending, under its claim, until
+    the worker starts its job: it is not waiting.)"""
+    return JobOutbox.objects.filter(status=JobOutbox.Status.PENDING).exclude(
+        last_error="", next_attempt_at__gt=timezone.now()
+    )
 
 
 def delete_dispatched(now=None, batch_size: int = 5000) -> int:

@@ -224,6 +224,8 @@ RQ_QUEUES = {
     for name in JOB_QUEUES
 }
 RQ_SHOW_ADMIN_LINK = True
+# rq's worker, which also confirms each job's outbox row when it starts it (spt_portal/worker.py).
+RQ = {"WORKER_CLASS": "spt_portal.worker.Worker"}
 # How often the relay re-offers outbox rows that could not be handed to Redis (seconds).
 OUTBOX_RETRY_SECONDS = env_int("OUTBOX_RETRY_SECONDS", 30)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 50)

@@ -118,7 +118,12 @@ def test_redis_down_pages_and_tickets_work_and_jobs_wait_in_the_outbox(portal):
 
     # Nothing lost, nothing twice: the relay's next run finds nothing to hand over.
     again = portal.queue_job("spt_portal.jobs.relay_outbox")
-    assert portal.wait_job(again, worker) == {"due": 0, "dispatched": 0, "pending": 0}
+    assert portal.wait_job(again, worker) == {
+        "due": 0,
+        "confirmed": 0,
+        "dispatched": 0,
+        "pending": 0,
+    }
     portal.wait_idle(worker)
     unsent = portal.rows("SELECT id, status FROM spt_portal_notificationlog WHERE status <> 'sent'")
     assert not unsent, unsent

@@ -68,7 +68,7 @@ def test_redis_down_never_fails_the_caller_and_loses_nothing(caplog):
     # Redis is back: the relay (the cron job run by a worker) hands the job over; it runs.
     JobOutbox.objects.update(next_attempt_at=None)
     counts = relay_outbox()
-    assert counts == {"due": 1, "dispatched": 1, "pending": 0}
+    assert counts == {"due": 1, "confirmed": 0, "dispatched": 1, "pending": 0}
     assert Skill.objects.filter(slug="while-down").exists()
     row.refresh_from_db()
     assert row.status == JobOutbox.Status.DISPATCHED
@@ -108,8 +108,9 @@ def test_jobs_of_one_transaction_are_handed_over_together(django_assert_max_num_
     with override_settings(RQ_QUEUES=queues):
         for name in ("default", "notifications"):
             django_rq.get_queue(name).empty()
-        # 4 inserts, a savepoint and its rollback, begin and commit; the flush: read, mark.
-        with django_assert_max_num_queries(11), transaction.atomic():
+        # 4 inserts, a savepoint and its rollback, begin and commit; the flush: a read
+        # (no mark: each job's worker marks its row).
+        with django_assert_max_num_queries(10), transaction.atomic():
             rows = [outbox.enqueue(make_skill, f"batch-{i}") for i in range(2)]
             try:
                 with transaction.atomic():
@@ -125,9 +126,9 @@ def test_jobs_of_one_transaction_are_handed_over_together(django_assert_max_num_
     assert default_ids == [f"outbox-{rows[0].pk}", f"outbox-{rows[1].pk}"]
     assert notification_ids == [f"outbox-{rows[2].pk}"]
     assert JobOutbox.objects.count() == 3
-    assert set(JobOutbox.objects.values_list("status", "rq_job_id")) == {
-        (JobOutbox.Status.DISPATCHED, f"outbox-{row.pk}") for row in rows
-    }
+    # Handed over and claimed until their worker starts them: pending, not waiting.
+    assert set(JobOutbox.objects.values_list("status", "last_error")) == {("pending", "")}
+    assert not outbox.waiting().exists()
 
 
 def test_a_transaction_longer_than_the_claim_leaves_its_jobs_to_the_relay():
@@ -202,11 +203,11 @@ def _empty_queues():
 
 def test_rows_outside_savepoints_are_handed_over_without_a_read(django_assert_num_queries):
     """The usual write (no savepoint): its rows exist exactly when it committed, so the flush
-    hands them over from memory and marks them: no read back."""
+    hands them over from memory: no read back, and no mark (their worker marks them)."""
     with override_settings(RQ_QUEUES=_async_queues()):
         _empty_queues()
-        # begin, two inserts, commit; the flush: one update.
-        with django_assert_num_queries(5), transaction.atomic():
+        # begin, two inserts, commit; the flush: nothing.
+        with django_assert_num_queries(4), transaction.atomic():
             rows = [outbox.enqueue(make_skill, f"plain-{i}", name=(1, 2)) for i in range(2)]
         job_ids = _job_ids()
         import django_rq
@@ -216,7 +217,7 @@ def test_rows_outside_savepoints_are_handed_over_without_a_read(django_assert_nu
     assert job_ids == [f"outbox-{row.pk}" for row in rows]
     # The arguments as stored (a tuple is a JSON list), as the relay would hand them over.
     assert job.args == ["plain-0"] and job.kwargs == {"name": [1, 2]}
-    assert set(JobOutbox.objects.values_list("status", flat=True)) == {"dispatched"}
+    assert set(JobOutbox.objects.values_list("status", flat=True)) == {"pending"}
 
 
 def test_rows_of_a_rolled_back_transaction_never_reach_redis():
@@ -233,7 +234,8 @@ def test_rows_of_a_rolled_back_transaction_never_reach_redis():
         job_ids = _job_ids()
         _empty_queues()
     assert job_ids == [f"outbox-{row.pk}"]
-    assert list(JobOutbox.objects.values_list("pk", "status")) == [(row.pk, "dispatched")]
+    assert list(JobOutbox.objects.values_list("pk", "status")) == [(row.pk, "pending")]
+    assert not outbox.waiting().exists()
 
 
 def test_a_claim_that_ran_out_during_the_transaction_is_left_to_the_relay():
@@ -259,7 +261,7 @@ def test_a_flush_failing_after_commit_never_fails_the_committed_caller(monkeypat
     client would take the error for a failed create and open a twin)."""
     from django.db import OperationalError
 
-    def broken(rows):
+    def broken(rows, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(outbox, "_hand_over_rows", broken)
@@ -270,3 +272,168 @@ def test_a_flush_failing_after_commit_never_fails_the_committed_caller(monkeypat
     row.refresh_from_db()
     assert row.status == JobOutbox.Status.PENDING  # the relay's after its claim runs out
     assert "server closed the connection" in caplog.text
+
+
+def _run_worker():
+    """What ``manage.py rqworker`` runs (settings.RQ), in this process: it may use this
+    test's database connection."""
+    import django_rq
+
+    from spt_portal.worker import InProcessWorker
+
+    queues = [django_rq.get_queue(name) for name in ("default", "notifications")]
+    InProcessWorker(queues, connection=queues[0].connection).work(burst=True)
+
+
+def test_the_worker_marks_the_row_when_it_starts_the_job():
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "by-worker", queue="notifications")
+        assert not Skill.objects.filter(slug="by-worker").exists()
+        _run_worker()
+    assert Skill.objects.filter(slug="by-worker").exists()
+    row.refresh_from_db()
+    assert row.status == JobOutbox.Status.DISPATCHED
+    assert row.rq_job_id == f"outbox-{row.pk}"
+    assert row.dispatched_at is not None
+
+
+def test_the_portals_worker_is_rqs_with_the_outbox_mark():
+    from django_rq.workers import get_worker_class
+    from rq import Worker as RQWorker
+
+    from spt_portal.worker import OutboxConfirming
+
+    worker_class = get_worker_class()
+    assert issubclass(worker_class, RQWorker) and issubclass(worker_class, OutboxConfirming)
+
+
+def test_confirm_started_ignores_jobs_that_are_not_the_outboxs():
+    row = JobOutbox.objects.create(func="x.y", status=JobOutbox.Status.PENDING)
+    assert outbox.confirm_started("spt_portal.jobs.relay_outbox") is False
+    assert outbox.confirm_started("outbox-x") is False
+    assert outbox.confirm_started(f"outbox-{row.pk + 1}") is False
+    assert outbox.confirm_started(f"outbox-{row.pk}") is True
+    assert outbox.confirm_started(f"outbox-{row.pk}") is False  # once
+    assert JobOutbox.objects.get().status == JobOutbox.Status.DISPATCHED
+
+
+def test_a_worker_that_cannot_mark_still_runs_the_job(monkeypatch, caplog):
+    from django.db import OperationalError
+
+    def broken(job_id):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(outbox, "confirm_started", broken)
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "unmarked")
+        _run_worker()
+    assert Skill.objects.filter(slug="unmarked").exists()
+    assert "could not mark job" in caplog.text
+    # Its claim runs out: the relay finds it in Redis (finished) and marks it, without
+    # running it again.
+    JobOutbox.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    Skill.objects.filter(slug="unmarked").delete()
+    with override_settings(RQ_QUEUES=_async_queues()):
+        counts = outbox.relay_pending()
+        _empty_queues()
+    assert counts == {"due": 1, "confirmed": 1, "dispatched": 0, "pending": 0}
+    row.refresh_from_db()
+    assert row.status == JobOutbox.Status.DISPATCHED
+    assert not Skill.objects.filter(slug="unmarked").exists()
+
+
+def test_the_relay_marks_a_job_still_queued_without_handing_it_over_again():
+    """Workers busy or stopped: the claim runs out while the job waits in its queue."""
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "queued")
+        JobOutbox.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        assert list(outbox.waiting()) == [row]
+        counts = outbox.relay_pending()
+        job_ids = _job_ids()
+        _empty_queues()
+    assert counts == {"due": 1, "confirmed": 1, "dispatched": 0, "pending": 0}
+    assert job_ids == [f"outbox-{row.pk}"]  # once
+    row.refresh_from_db()
+    assert row.status == JobOutbox.Status.DISPATCHED and row.attempts == 1
+
+
+def test_a_job_redis_lost_is_handed_over_again():
+    """Redis restarted without persistence after the hand-over: no job, no mark. The relay
+    hands the row over again once its claim runs out, and the worker runs it."""
+    import django_rq
+    from rq.job import Job
+
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "lost")
+        connection = django_rq.get_queue("default").connection
+        _empty_queues()
+        connection.delete(Job.key_for(f"outbox-{row.pk}"))
+        JobOutbox.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        counts = outbox.relay_pending()
+        assert _job_ids() == [f"outbox-{row.pk}"]
+        _run_worker()
+    assert counts == {"due": 1, "confirmed": 0, "dispatched": 1, "pending": 0}
+    assert Skill.objects.filter(slug="lost").exists()
+    row.refresh_from_db()
+    assert row.status == JobOutbox.Status.DISPATCHED and row.attempts == 2
+
+
+def test_the_relay_works_through_more_than_one_batch(monkeypatch):
+    monkeypatch.setattr(outbox, "RELAY_BATCH", 2)
+    past = timezone.now() - timedelta(seconds=1)
+    JobOutbox.objects.bulk_create(
+        JobOutbox(
+            func=f"{make_skill.__module__}.make_skill", args=[f"many-{i}"], next_attempt_at=past
+        )
+        for i in range(5)
+    )
+    counts = outbox.relay_pending(limit=4)
+    assert counts["due"] == 4 and counts["dispatched"] == 4 and counts["pending"] == 1
+    assert Skill.objects.filter(slug__startswith="many-").count() == 4
+    assert outbox.relay_pending()["dispatched"] == 1
+
+
+def test_waiting_counts_rows_that_need_the_relay_only():
+    now = timezone.now()
+    claimed = JobOutbox.objects.create(func="x.y", next_attempt_at=now + timedelta(seconds=60))
+    JobOutbox.objects.create(func="x.y", next_attempt_at=now - timedelta(seconds=1))
+    JobOutbox.objects.create(func="x.y", next_attempt_at=None)
+    JobOutbox.objects.create(
+        func="x.y", last_error="ConnectionError", next_attempt_at=now + timedelta(seconds=60)
+    )
+    JobOutbox.objects.create(func="x.y", status=JobOutbox.Status.FAILED)
+    JobOutbox.objects.create(func="x.y", status=JobOutbox.Status.DISPATCHED)
+    assert outbox.waiting().count() == 3
+    assert claimed not in outbox.waiting()
+
+
+def test_an_older_job_of_the_same_id_is_not_this_rows():
+    """A database restored from a backup reuses row ids; RQ may still hold a job of that id
+    from before (failed jobs are kept a year). The relay hands the row over."""
+    import django_rq
+    from rq.job import Job
+
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        row = JobOutbox.objects.create(
+            func=f"{make_skill.__module__}.make_skill",
+            args=["restored"],
+            next_attempt_at=timezone.now() - timedelta(seconds=1),
+        )
+        connection = django_rq.get_queue("default").connection
+        connection.hset(
+            Job.key_for(f"outbox-{row.pk}"), "created_at", "2026-01-01T00:00:00.000000Z"
+        )
+        counts = outbox.relay_pending()
+        queued = _job_ids()
+        _empty_queues()
+    assert counts["confirmed"] == 0 and counts["dispatched"] == 1
+    assert queued == [f"outbox-{row.pk}"]
