@@ -10,12 +10,13 @@ A row handed over after commit is marked by the worker that starts its job
 (``spt_portal.worker``), not by the process that handed it over: marking it there was a
 second statement and commit on every write that makes a job, a third of an API create
 under load (bench/README.md). Until a worker confirms it the row stays ``pending`` under its
-claim; when the claim runs out the relay looks for the job in Redis and marks the row if it
-is there (queued, running or done), else hands it over again: a job Redis lost (a restart
-without persistence) is handed over again instead of lost.
+claim; when the claim runs out the relay asks Redis about the job (``relay_pending``): held
+by RQ, or handed over and removed on purpose since (an emptied queue), the row is marked;
+never handed over, or lost with Redis's data (a restart without persistence), the job is
+handed over again instead of lost.
 
-A job may run twice in rare cases (handed to RQ, run, and both the worker's mark and the
-job's record in Redis lost), so every job must be idempotent, as STYLE.md asks anyway.
+A job may run twice in rare cases (it ran, and both its worker's mark and Redis's data were
+lost), so every job must be idempotent, as STYLE.md asks anyway.
 """
 
 import json
@@ -42,6 +43,14 @@ logger = logging.getLogger(__name__)
 
 # While one process hands a row to RQ, others leave it alone for this long.
 CLAIM_SECONDS = 60
+# A claim with less than this left is not used: the relay may take the row any moment.
+CLAIM_MARGIN = timedelta(seconds=5)
+# Redis sorted set (in each queue's Redis) of the rows whose job was handed over and not
+# yet started by a worker, scored by the time of the hand-over: it tells the relay a job
+# removed from Redis on purpose (queue emptied, job deleted) from one never handed over or
+# lost with Redis's data. Members older than HANDED_KEEP are dropped by the relay.
+HANDED_KEY = "spt:outbox:handed"
+HANDED_KEEP = timedelta(days=1)
 # The relay hands rows over this many at a time.
 RELAY_BATCH = 200
 # RQ job id of a row's job: the prefix and the row's id.
@@ -136,12 +145,12 @@ def _flush() -> None:
             JobOutbox.objects.filter(
                 pk__in={row.pk for row in rows},
                 status=JobOutbox.Status.PENDING,
-                next_attempt_at__gt=now,
+                next_attempt_at__gt=now + CLAIM_MARGIN,
             ).order_by("pk")
         )
     else:
-        # A claim that ran out during a long transaction is the relay's now.
-        rows = [row for row in rows if row.next_attempt_at > now]
+        # A claim that ran out during a long transaction (or is about to) is the relay's.
+        rows = [row for row in rows if row.next_attempt_at > now + CLAIM_MARGIN]
     # The worker that starts each job marks its row (see the module's docstring).
     _hand_over_rows(rows, mark=False)
 
@@ -192,6 +201,9 @@ def _hand_over_rows(rows: list[JobOutbox], *, mark: bool = True) -> tuple[int, i
     to_mark: list[int] = []
     failed = 0
     for name, queue_rows in by_queue.items():
+        if name not in settings.RQ_QUEUES:
+            _give_up_unknown_queue(name, queue_rows)
+            continue
         try:
             ran = _hand_over(name, queue_rows)
         except (RedisError, OSError) as exc:
@@ -224,44 +236,88 @@ def _mark_dispatched(ids: list[int]) -> int:
     )
 
 
-def confirm_started(job_id: str) -> bool:
+def confirm_started(job_id: str, connection=None) -> bool:
     """The worker starts job ``job_id``: mark its outbox row handed over, if it has one
-    still pending. Returns True when a row was marked."""
+    still pending, then drop it from the handed set in ``connection`` (the worker's
+    Redis). Returns True when a row was marked."""
     if not job_id.startswith(JOB_ID_PREFIX):
         return False  # rqcron's and other jobs that did not come through the outbox
     try:
         pk = int(job_id.removeprefix(JOB_ID_PREFIX))
     except ValueError:
         return False
-    return _mark_dispatched([pk]) == 1
+    marked = _mark_dispatched([pk]) == 1
+    if connection is not None:
+        try:
+            connection.zrem(HANDED_KEY, pk)
+        except (RedisError, OSError) as exc:  # the relay drops it after HANDED_KEEP
+            logger.warning("outbox: could not drop job %s from the handed set: %s", job_id, exc)
+    return marked
 
 
-def _queued_in_redis(rows: list[JobOutbox]) -> set[int]:
-    """The rows whose job RQ holds (queued, running, finished or failed): one pipeline
-    per queue. Rows of a queue whose Redis does not answer are not in the set.
+def _look_up(rows: list[JobOutbox]) -> tuple[set[int], set[int], set[int]]:
+    """What Redis says of these rows' jobs, one pipeline per queue: (rows whose job RQ
+    holds, queued, running, finished or failed; rows handed over whose job is gone;
+    rows that could not be looked up). The rest were never handed over, or Redis lost
+    its data since: their jobs must be handed over.
 
-    A job counts only if it was created after its row: a database restored from a backup
-    reuses row ids, and an older job of the same id (RQ keeps failed jobs for a year)
-    must not pass for this row's."""
+    A job, or a place in the handed set, counts only if it came after its row: a database
+    restored from a backup reuses row ids, and an older job of the same id (RQ keeps
+    failed jobs for a year) must not pass for this row's."""
     by_queue: dict[str, list[JobOutbox]] = {}
     for row in rows:
         by_queue.setdefault(row.queue, []).append(row)
-    found: set[int] = set()
+    held: set[int] = set()
+    gone: set[int] = set()
+    unknown: set[int] = set()
     for name, queue_rows in by_queue.items():
         if name not in settings.RQ_QUEUES:
-            continue  # a queue since removed: _dispatch reports it
+            continue  # a queue since removed from the settings: _dispatch gives up on it
         try:
             pipe = queues.connection(name).pipeline(transaction=False)
             for row in queue_rows:
                 pipe.hget(Job.key_for(f"{JOB_ID_PREFIX}{row.pk}"), "created_at")
-            created = pipe.execute()
+                pipe.zscore(HANDED_KEY, row.pk)
+            answers = pipe.execute()
         except (RedisError, OSError) as exc:
             logger.warning("outbox relay: could not look for jobs in queue %s: %s", name, exc)
+            unknown.update(row.pk for row in queue_rows)
             continue
-        for row, job_created in zip(queue_rows, created, strict=True):
+        for row, job_created, handed_at in zip(
+            queue_rows, answers[::2], answers[1::2], strict=True
+        ):
             if job_created and str_to_date(job_created) >= row.created_at - CLOCK_SKEW:
-                found.add(row.pk)
-    return found
+                held.add(row.pk)
+            elif handed_at is not None and handed_at >= (row.created_at - CLOCK_SKEW).timestamp():
+                gone.add(row.pk)
+    return held, gone, unknown
+
+
+def _forget_handed(rows: list[JobOutbox]) -> None:
+    """Drop settled rows from the handed set."""
+    by_queue: dict[str, list[int]] = {}
+    for row in rows:
+        by_queue.setdefault(row.queue, []).append(row.pk)
+    for name, ids in by_queue.items():
+        try:
+            queues.connection(name).zrem(HANDED_KEY, *ids)
+        except (RedisError, OSError) as exc:  # trimmed after HANDED_KEEP
+            logger.warning("outbox relay: could not update the handed set of %s: %s", name, exc)
+
+
+def _trim_handed() -> None:
+    """Drop members older than HANDED_KEEP (a worker that could not remove its own)."""
+    oldest = (timezone.now() - HANDED_KEEP).timestamp()
+    done = set()
+    for name in settings.RQ_QUEUES:
+        client = queues.connection(name)
+        if id(client) in done:
+            continue
+        done.add(id(client))
+        try:
+            client.zremrangebyscore(HANDED_KEY, "-inf", oldest)
+        except (RedisError, OSError) as exc:
+            logger.warning("outbox relay: could not trim the handed set: %s", exc)
 
 
 # How far the clocks of the processes that write rows and create jobs may disagree.
@@ -277,15 +333,30 @@ def _hand_over(queue_name: str, rows: list[JobOutbox]) -> bool:
                 row.func, args=row.args, kwargs=row.kwargs, job_id=f"{JOB_ID_PREFIX}{row.pk}"
             )
         return True
+    # One round trip (MULTI/EXEC): the jobs, and the rows in the handed set.
+    pipe = queue.connection.pipeline()
     queue.enqueue_many(
         [
             Queue.prepare_data(
                 row.func, args=row.args, kwargs=row.kwargs, job_id=f"{JOB_ID_PREFIX}{row.pk}"
             )
             for row in rows
-        ]
+        ],
+        pipeline=pipe,
     )
+    now = time.time()
+    pipe.zadd(HANDED_KEY, {str(row.pk): now for row in rows})
+    pipe.execute()
     return False
+
+
+def _give_up_unknown_queue(name: str, rows: list[JobOutbox]) -> None:
+    """A queue removed from RQ_QUEUES since its rows were written: no retry can help."""
+    error = f"queue {name!r} is not in RQ_QUEUES"
+    JobOutbox.objects.filter(pk__in=[row.pk for row in rows]).update(
+        status=JobOutbox.Status.FAILED, last_error=error
+    )
+    logger.error("outbox: gave up %d job(s): %s", len(rows), error)
 
 
 def _hand_over_failed(rows: list[JobOutbox], exc: Exception) -> None:
@@ -308,41 +379,58 @@ def _hand_over_failed(rows: list[JobOutbox], exc: Exception) -> None:
 
 
 def relay_pending(limit: int = RELAY_LIMIT) -> dict[str, int]:
-    """Settle every due pending row (oldest first, batches of RELAY_BATCH): a row whose job
-    RQ already holds is marked (its worker has not confirmed it yet, or its mark was lost);
-    the others are handed over. Logs and returns the counts."""
+    """Settle every due pending row (oldest first, batches of RELAY_BATCH), by what Redis
+    says of its job (``_look_up``): held by RQ, the row is marked (its worker has not
+    started it yet, or could not mark it); handed over and since removed from Redis (a
+    queue emptied, a job deleted, or a finished job of a worker that does not mark rows),
+    the row is marked and the job not run again; never handed over, or lost with Redis's
+    data, the job is handed over. Rows Redis could not be asked about wait for the next
+    run. Logs and returns the counts."""
     started = time.monotonic()
     now = timezone.now()
     due = JobOutbox.objects.filter(status=JobOutbox.Status.PENDING).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
-    seen = confirmed = handed = 0
+    seen = confirmed = removed = handed = 0
     after = 0
     while seen < limit:
         batch = list(
             due.filter(pk__gt=after)
             .order_by("id")
-            .only("id", "queue")[: min(RELAY_BATCH, limit - seen)]
+            .only("id", "queue", "created_at", "last_error")[: min(RELAY_BATCH, limit - seen)]
         )
         if not batch:
             break
         seen += len(batch)
         after = batch[-1].pk
-        queued = _queued_in_redis(batch)
-        confirmed += _mark_dispatched(sorted(queued))
-        done, failed = _dispatch([row.pk for row in batch if row.pk not in queued])
+        held, gone, unknown = _look_up(batch)
+        confirmed += _mark_dispatched(sorted(held))
+        removed += _mark_dispatched(sorted(gone))
+        _forget_handed([row for row in batch if row.pk in held | gone])
+        # Not looked up: left alone, unless their last hand-over failed (never reached
+        # Redis: trying again counts an attempt, as before, towards giving up).
+        done, failed = _dispatch(
+            [
+                row.pk
+                for row in batch
+                if row.pk not in held | gone and (row.pk not in unknown or row.last_error)
+            ]
+        )
         handed += done
-        if failed:
-            break  # Redis is still down: the rest would fail the same way; next run.
+        if failed or unknown:
+            break  # Redis is down: the rest would fail the same way; next run.
+    _trim_handed()
     counts = {
         "due": seen,
         "confirmed": confirmed,
+        "removed": removed,
         "dispatched": handed,
         "pending": waiting().count(),
     }
     logger.info(
-        "outbox relay: %(due)s due, %(confirmed)s found queued, %(dispatched)s handed to RQ, "
-        "%(pending)s still waiting in %(ms)d ms",
+        "outbox relay: %(due)s due, %(confirmed)s found queued, %(removed)s found removed "
+        "from Redis (not run again), %(dispatched)s handed to RQ, %(pending)s still waiting "
+        "in %(ms)d ms",
         {**counts, "ms": (time.monotonic() - started) * 1000},
     )
     return counts

@@ -3,7 +3,6 @@ job's outbox row handed over when it starts the job (``spt_portal.outbox``)."""
 
 import logging
 
-from django.db import DatabaseError
 from rq import SimpleWorker
 from rq import Worker as RQWorker
 
@@ -17,10 +16,10 @@ class OutboxConfirming:
 
     def perform_job(self, job, queue):
         try:
-            outbox.confirm_started(job.id)
-        except DatabaseError as exc:
-            # The job still runs; its row stays pending and the relay marks it once its
-            # claim runs out (it finds the job in Redis).
+            outbox.confirm_started(job.id, connection=self.connection)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the job must still run
+            # Its row stays pending; the relay marks it once its claim runs out (it finds
+            # the job in Redis, or in the handed set once the job is gone).
             logger.warning("outbox: could not mark job %s started: %s", job.id, exc)
         return super().perform_job(job, queue)
 

@@ -198,6 +198,11 @@ class AttachmentInline(admin.TabularInline):
     can_delete = False
     verbose_name_plural = _("attachments")
 
+    def get_queryset(self, request):
+        # The read-only comment and uploader are shown as links named by str(): without
+        # this, three queries a file (the comment, its ticket, the uploader).
+        return super().get_queryset(request).select_related("comment__ticket", "uploaded_by")
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -526,7 +531,10 @@ class TicketAdmin(FastActionCheckboxMixin, admin.ModelAdmin):
         if ticket is not None:
             extra.update(
                 {
-                    "conversation": selectors.comments_visible_to(user=request.user, ticket=ticket),
+                    # Read when the page is rendered, not for a save that redirects.
+                    "conversation": lambda: selectors.conversation(
+                        user=request.user, ticket=ticket
+                    )[0],
                     "timeline": selectors.events_visible_to(user=request.user, ticket=ticket),
                     "reply_form": ReplyForm(),
                     "reply_url": reverse("admin:tickets_ticket_reply", args=[ticket.pk]),

@@ -95,13 +95,14 @@ def ticket_detail(request, number):
         else:
             messages.success(request, _("Your reply was added."))
             return redirect(ticket)
+    comments, ticket_attachments = selectors.conversation(user=request.user, ticket=ticket)
     return render(
         request,
         "tickets/portal_detail.html",
         {
             "ticket": ticket,
-            "comments": selectors.comments_visible_to(user=request.user, ticket=ticket),
-            "ticket_attachments": ticket.attachments.filter(comment__isnull=True, staff_only=False),
+            "comments": comments,
+            "ticket_attachments": ticket_attachments,
             "events": selectors.events_visible_to(user=request.user, ticket=ticket),
             "form": form,
             "can_confirm": ticket.status == Status.RESOLVED,

@@ -121,6 +121,7 @@ def test_redis_down_pages_and_tickets_work_and_jobs_wait_in_the_outbox(portal):
     assert portal.wait_job(again, worker) == {
         "due": 0,
         "confirmed": 0,
+        "removed": 0,
         "dispatched": 0,
         "pending": 0,
     }

@@ -68,7 +68,7 @@ def test_redis_down_never_fails_the_caller_and_loses_nothing(caplog):
     # Redis is back: the relay (the cron job run by a worker) hands the job over; it runs.
     JobOutbox.objects.update(next_attempt_at=None)
     counts = relay_outbox()
-    assert counts == {"due": 1, "confirmed": 0, "dispatched": 1, "pending": 0}
+    assert counts == {"due": 1, "confirmed": 0, "removed": 0, "dispatched": 1, "pending": 0}
     assert Skill.objects.filter(slug="while-down").exists()
     row.refresh_from_db()
     assert row.status == JobOutbox.Status.DISPATCHED
@@ -199,6 +199,7 @@ def _empty_queues():
 
     for name in ("default", "notifications"):
         django_rq.get_queue(name).empty()
+    django_rq.get_queue("default").connection.delete(outbox.HANDED_KEY)
 
 
 def test_rows_outside_savepoints_are_handed_over_without_a_read(django_assert_num_queries):
@@ -340,7 +341,7 @@ def test_a_worker_that_cannot_mark_still_runs_the_job(monkeypatch, caplog):
     with override_settings(RQ_QUEUES=_async_queues()):
         counts = outbox.relay_pending()
         _empty_queues()
-    assert counts == {"due": 1, "confirmed": 1, "dispatched": 0, "pending": 0}
+    assert counts == {"due": 1, "confirmed": 1, "removed": 0, "dispatched": 0, "pending": 0}
     row.refresh_from_db()
     assert row.status == JobOutbox.Status.DISPATCHED
     assert not Skill.objects.filter(slug="unmarked").exists()
@@ -357,7 +358,7 @@ def test_the_relay_marks_a_job_still_queued_without_handing_it_over_again():
         counts = outbox.relay_pending()
         job_ids = _job_ids()
         _empty_queues()
-    assert counts == {"due": 1, "confirmed": 1, "dispatched": 0, "pending": 0}
+    assert counts == {"due": 1, "confirmed": 1, "removed": 0, "dispatched": 0, "pending": 0}
     assert job_ids == [f"outbox-{row.pk}"]  # once
     row.refresh_from_db()
     assert row.status == JobOutbox.Status.DISPATCHED and row.attempts == 1
@@ -374,13 +375,14 @@ def test_a_job_redis_lost_is_handed_over_again():
         with transaction.atomic():
             row = outbox.enqueue(make_skill, "lost")
         connection = django_rq.get_queue("default").connection
-        _empty_queues()
+        assert connection.zscore(outbox.HANDED_KEY, row.pk) is not None
+        _empty_queues()  # the queue, and the handed set: all Redis had
         connection.delete(Job.key_for(f"outbox-{row.pk}"))
         JobOutbox.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
         counts = outbox.relay_pending()
         assert _job_ids() == [f"outbox-{row.pk}"]
         _run_worker()
-    assert counts == {"due": 1, "confirmed": 0, "dispatched": 1, "pending": 0}
+    assert counts == {"due": 1, "confirmed": 0, "removed": 0, "dispatched": 1, "pending": 0}
     assert Skill.objects.filter(slug="lost").exists()
     row.refresh_from_db()
     assert row.status == JobOutbox.Status.DISPATCHED and row.attempts == 2
@@ -437,3 +439,122 @@ def test_an_older_job_of_the_same_id_is_not_this_rows():
         _empty_queues()
     assert counts["confirmed"] == 0 and counts["dispatched"] == 1
     assert queued == [f"outbox-{row.pk}"]
+
+
+def test_a_job_removed_from_redis_on_purpose_is_not_run_again():
+    """An operator empties a flooded queue (django-rq's "Empty queue"): the rows of the
+    jobs it held are marked, not handed over again."""
+    import django_rq
+
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "flood")
+        django_rq.get_queue("default").empty()  # the jobs only: the handed set stays
+        JobOutbox.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        counts = outbox.relay_pending()
+        queued = _job_ids()
+        handed = django_rq.get_queue("default").connection.zscore(outbox.HANDED_KEY, row.pk)
+        _empty_queues()
+    assert counts == {"due": 1, "confirmed": 0, "removed": 1, "dispatched": 0, "pending": 0}
+    assert queued == [] and handed is None  # settled: out of the handed set
+    row.refresh_from_db()
+    assert row.status == JobOutbox.Status.DISPATCHED
+    assert not Skill.objects.filter(slug="flood").exists()
+
+
+def test_the_worker_drops_the_row_from_the_handed_set():
+    import django_rq
+
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "handed")
+        connection = django_rq.get_queue("default").connection
+        assert connection.zscore(outbox.HANDED_KEY, row.pk) is not None
+        _run_worker()
+        assert connection.zscore(outbox.HANDED_KEY, row.pk) is None
+
+
+def test_the_relay_trims_the_handed_set():
+    import django_rq
+
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        connection = django_rq.get_queue("default").connection
+        old = (timezone.now() - outbox.HANDED_KEEP - timedelta(minutes=1)).timestamp()
+        connection.zadd(outbox.HANDED_KEY, {"999999": old, "999998": timezone.now().timestamp()})
+        JobOutbox.objects.create(func="x.y", status=JobOutbox.Status.PENDING, next_attempt_at=None)
+        with transaction.atomic():
+            outbox.enqueue(make_skill, "trim")
+        JobOutbox.objects.filter(func="x.y").update(
+            next_attempt_at=timezone.now() - timedelta(seconds=1)
+        )
+        outbox.relay_pending()
+        members = set(connection.zrange(outbox.HANDED_KEY, 0, -1))
+        _empty_queues()
+    assert b"999999" not in members and b"999998" in members
+
+
+def test_a_job_never_handed_over_is_handed_over_by_the_relay(monkeypatch):
+    """The process died between its commit and the hand-over (or the flush failed): no
+    job, no place in the handed set. The relay hands it over."""
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        monkeypatch.setattr(outbox, "_flush", lambda: None)
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "orphan")
+        monkeypatch.undo()
+        outbox._unflushed.rows = []
+        assert _job_ids() == []
+        JobOutbox.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        counts = outbox.relay_pending()
+        queued = _job_ids()
+        _empty_queues()
+    assert counts["dispatched"] == 1 and counts["removed"] == 0
+    assert queued == [f"outbox-{row.pk}"]
+
+
+def test_a_redis_that_does_not_answer_the_look_up_leaves_rows_alone(monkeypatch, caplog):
+    """Workers behind, then a Redis blip during the relay's look-up: the rows are not
+    handed over again (their jobs may well be queued); the next run settles them."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    with override_settings(RQ_QUEUES=_async_queues()):
+        _empty_queues()
+        with transaction.atomic():
+            row = outbox.enqueue(make_skill, "blip")
+        JobOutbox.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        real = outbox.queues.connection
+
+        class Blip:
+            def pipeline(self, **kwargs):
+                raise RedisConnectionError("Connection reset by peer")
+
+            def zremrangebyscore(self, *args):
+                raise RedisConnectionError("Connection reset by peer")
+
+        monkeypatch.setattr(outbox.queues, "connection", lambda name="default": Blip())
+        counts = outbox.relay_pending()
+        monkeypatch.setattr(outbox.queues, "connection", real)
+        after_blip = _job_ids()
+        again = outbox.relay_pending()
+        _empty_queues()
+    assert counts == {"due": 1, "confirmed": 0, "removed": 0, "dispatched": 0, "pending": 1}
+    assert "could not look for jobs" in caplog.text
+    assert after_blip == [f"outbox-{row.pk}"]  # once
+    assert again["confirmed"] == 1
+
+
+def test_rows_of_a_queue_no_longer_configured_are_given_up(caplog):
+    row = JobOutbox.objects.create(func="x.y", queue="retired", next_attempt_at=None)
+    later = JobOutbox.objects.create(
+        func=f"{make_skill.__module__}.make_skill", args=["after-retired"], next_attempt_at=None
+    )
+    counts = outbox.relay_pending()
+    row.refresh_from_db()
+    later.refresh_from_db()
+    assert row.status == JobOutbox.Status.FAILED and "retired" in row.last_error
+    assert later.status == JobOutbox.Status.DISPATCHED  # not held up behind it
+    assert counts["dispatched"] == 1
+    assert "not in RQ_QUEUES" in caplog.text

@@ -5,7 +5,8 @@ A ticket page shows every comment; written as a template loop, each comment cost
 (the ``date`` filter, ``linebreaksbr``, the attachment lines and the template engine's own
 per-node work): 13 ms of a 50-comment admin page (bench/README.md). Here the same markup
 costs a few hundredths of a millisecond a comment. The callers pass comments that are
-already the reader's to see (``selectors.comments_visible_to``): nothing is filtered here.
+already the reader's to see, each with the files the reader may see on it in
+``shown_attachments`` (``selectors.conversation``): nothing is filtered here.
 """
 
 from django import template
@@ -36,7 +37,8 @@ def _attachments(comment, css: str) -> str:
             attachment.filename,
             filesizeformat(attachment.size),
         )
-        for attachment in comment.attachments.all()
+        # Not comment.attachments: that is every file, staff-only ones included.
+        for attachment in comment.shown_attachments
     )
 
 
