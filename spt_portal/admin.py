@@ -17,7 +17,7 @@ from .models import (
     Skill,
     User,
 )
-from .outbox import enqueue
+from .outbox import enqueue, waiting
 from .tokens import api_token_revoke
 
 
@@ -128,10 +128,26 @@ class CustomerAWSAccountAdmin(admin.ModelAdmin):
         )
 
 
+class WaitingFilter(admin.SimpleListFilter):
+    """The rows the dashboard counts as waiting (``outbox.waiting``): not the rows just
+    handed over, pending until their worker starts them."""
+
+    title = _("waiting to reach a queue")
+    parameter_name = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(pk__in=waiting().values("pk"))
+        return queryset
+
+
 @admin.register(JobOutbox)
 class JobOutboxAdmin(admin.ModelAdmin):
     list_display = ["id", "func", "queue", "status", "attempts", "created_at", "dispatched_at"]
-    list_filter = ["status", "queue"]
+    list_filter = [WaitingFilter, "status", "queue"]
     search_fields = ["func", "rq_job_id"]
     readonly_fields = [f.name for f in JobOutbox._meta.fields]
 

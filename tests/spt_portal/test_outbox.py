@@ -558,3 +558,18 @@ def test_rows_of_a_queue_no_longer_configured_are_given_up(caplog):
     assert later.status == JobOutbox.Status.DISPATCHED  # not held up behind it
     assert counts["dispatched"] == 1
     assert "not in RQ_QUEUES" in caplog.text
+
+
+def test_the_dashboard_counts_and_lists_the_waiting_rows_only(admin_client):
+    now = timezone.now()
+    in_flight = JobOutbox.objects.create(
+        func="a.in_flight", next_attempt_at=now + timedelta(seconds=60)
+    )
+    stuck = JobOutbox.objects.create(func="a.stuck", next_attempt_at=now - timedelta(seconds=5))
+    JobOutbox.objects.create(func="a.failed", status=JobOutbox.Status.FAILED)
+    index = admin_client.get("/admin/").content.decode()
+    assert '?waiting=yes">1</a>' in index and "?status__exact=failed" in index
+    listed = admin_client.get("/admin/spt_portal/joboutbox/?waiting=yes").content.decode()
+    assert stuck.func in listed and in_flight.func not in listed and "a.failed" not in listed
+    everything = admin_client.get("/admin/spt_portal/joboutbox/").content.decode()
+    assert in_flight.func in everything
