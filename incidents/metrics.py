@@ -1,7 +1,8 @@
 """Incident metrics (seed 004 "性能监控"): MTTD, MTTA, MTTR per level and month, alert
 handling time, impact of one incident, and the Prometheus gauges.
 
-- MTTD: detected − the first linked alert fired (incidents opened from alerts only).
+- MTTD: detected − the first linked alert fired (incidents opened from alerts only); once
+  alert retention has deleted the alerts, the time it kept on the incident.
 - MTTA: acknowledged − detected.
 - MTTR: recovered − detected.
 - Alert handling time: acknowledged (or ignored, or linked) − fired.
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from statistics import mean
 
 from django.db.models import Count, Min
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
@@ -35,6 +37,10 @@ def _avg(values: list[float]) -> float | None:
     return round(mean(values), 1) if values else None
 
 
+# The first alert's time: kept on the incident by alert retention, else from its alerts.
+FIRST_ALERT = Coalesce("first_alert_at", Min("alerts__starts_at"))
+
+
 def incident_durations(incident: Incident, first_alert_at=None) -> dict[str, float | None]:
     detected = incident.detected_at
     return {
@@ -48,7 +54,7 @@ def incident_durations(incident: Incident, first_alert_at=None) -> dict[str, flo
 
 def _incidents_between(start: datetime, end: datetime, category: str | None = None):
     queryset = Incident.objects.filter(detected_at__gte=start, detected_at__lt=end).annotate(
-        first_alert_at=Min("alerts__starts_at")
+        first_alert=FIRST_ALERT
     )
     if category:
         queryset = queryset.filter(category=category)
@@ -64,9 +70,7 @@ def summary_by_level_and_month(*, months: int = 6, now=None) -> list[dict]:
     buckets: dict[tuple[str, str], list] = defaultdict(list)
     for incident in _incidents_between(start, now + timedelta(seconds=1)):
         month = timezone.localtime(incident.detected_at).strftime("%Y-%m")
-        buckets[(month, incident.level)].append(
-            incident_durations(incident, incident.first_alert_at)
-        )
+        buckets[(month, incident.level)].append(incident_durations(incident, incident.first_alert))
     rows = []
     for (month, level), items in sorted(buckets.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         rows.append(
@@ -101,7 +105,7 @@ def window_summary(*, start: datetime, end: datetime, category: str | None = Non
     for incident in incidents:
         by_status[incident.status] += 1
         by_level[incident.level] += 1
-        durations.append(incident_durations(incident, incident.first_alert_at))
+        durations.append(incident_durations(incident, incident.first_alert))
     return {
         "start_time": start,
         "end_time": end,
@@ -117,7 +121,9 @@ def window_summary(*, start: datetime, end: datetime, category: str | None = Non
 
 
 def impact_of(incident: Incident, *, now) -> dict:
-    first_alert_at = incident.alerts.aggregate(first=Min("starts_at"))["first"]
+    first_alert_at = (
+        incident.first_alert_at or incident.alerts.aggregate(first=Min("starts_at"))["first"]
+    )
     end = incident.recovered_at or now
     by_level = dict(
         incident.alerts.order_by()
@@ -217,8 +223,8 @@ class IncidentCollector:
             since = timezone.now() - timedelta(days=30)
             recent = list(
                 Incident.objects.filter(detected_at__gte=since)
-                .annotate(first_alert_at=Min("alerts__starts_at"))
-                .only("level", "detected_at", "acknowledged_at", "recovered_at")
+                .annotate(first_alert=FIRST_ALERT)
+                .only("level", "detected_at", "acknowledged_at", "recovered_at", "first_alert_at")
             )
             unacknowledged = Page.objects.filter(status=PageStatus.ACTIVE).count()
             critical = list(
@@ -239,7 +245,7 @@ class IncidentCollector:
             families["alerts"].add_metric([level, status], n)
         per_level: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         for incident in recent:
-            for key, value in incident_durations(incident, incident.first_alert_at).items():
+            for key, value in incident_durations(incident, incident.first_alert).items():
                 if value is not None:
                     per_level[incident.level][key].append(value * 60)
         for level, values in per_level.items():

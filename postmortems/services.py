@@ -862,6 +862,20 @@ def _escalate_overdue(incident: Incident, now) -> int:
     return 1
 
 
+def _keep_first_alert_times(alert_ids: list[int]) -> None:
+    """Before the first of an incident's alerts goes, keep when the first one fired on the
+    incident (MTTD, incidents.metrics): one UPDATE for the batch's incidents."""
+    from django.db.models import OuterRef, Subquery
+
+    from incidents.models import Alert, Incident
+
+    first = Alert.objects.filter(incident=OuterRef("pk")).order_by("starts_at").values("starts_at")
+    Incident.objects.filter(
+        pk__in=Alert.objects.filter(pk__in=alert_ids).values("incident_id"),
+        first_alert_at__isnull=True,
+    ).update(first_alert_at=Subquery(first[:1]))
+
+
 def delete_old_alerts(now=None, batch_size: int = 1000) -> int:
     """Seed 004 "数据清理": delete alerts that are linked to incidents closed more than
     ALERT_RETENTION_DAYS ago (and last heard of before then), in batches. The only other
@@ -884,6 +898,7 @@ def delete_old_alerts(now=None, batch_size: int = 1000) -> int:
         ids = list(old.order_by("id").values_list("id", flat=True)[:batch_size])
         if not ids:
             break
+        _keep_first_alert_times(ids)
         deleted, _detail = Alert.objects.filter(pk__in=ids).delete()
         total += len(ids)
         batches += 1

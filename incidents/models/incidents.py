@@ -147,6 +147,12 @@ class Incident(models.Model):
     on_call_engineer = _person(_("on-call engineer"), "on_call_incidents")
 
     detected_at = models.DateTimeField(_("detected at"), default=timezone.now)
+    # When the first linked alert fired, kept by alert retention before it deletes the
+    # alerts (postmortems.services.delete_old_alerts): MTTD outlives them. Until then the
+    # alerts themselves answer (incidents.metrics).
+    first_alert_at = models.DateTimeField(
+        _("first alert fired at"), null=True, blank=True, editable=False
+    )
     acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
     mitigated_at = models.DateTimeField(_("mitigated at"), null=True, blank=True)
     recovered_at = models.DateTimeField(_("recovered at"), null=True, blank=True)

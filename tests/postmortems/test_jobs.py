@@ -214,3 +214,33 @@ def test_one_failing_escalation_does_not_stop_the_others(
         monkeypatch.setattr(services, "postmortem_create", real)
         assert services.escalate_overdue_postmortems() == 1  # the next run does the rest
     assert PostMortem.objects.filter(overdue_escalated_at__isnull=False).count() == 2
+
+
+@pytest.mark.django_db
+def test_mttd_outlives_alert_retention(engineer):
+    """Retention keeps when the incident's first alert fired before deleting it: the
+    monthly MTTD of an incident closed long ago does not change (seed 004)."""
+    from incidents import metrics
+
+    now = timezone.now()
+    fired = now - timedelta(days=120)
+    incident = incident_services.incident_create(title="old", level=Level.P2, actor=engineer)
+    Incident.objects.filter(pk=incident.pk).update(
+        status="closed",
+        closed_at=now - timedelta(days=100),
+        detected_at=fired + timedelta(minutes=7),
+    )
+    _alert(1, incident, fired)
+    _alert(2, incident, fired + timedelta(minutes=3))
+    _alert(3, incident, now - timedelta(days=5))  # heard of recently: kept, fired later
+
+    def mttd():
+        (found,) = metrics._incidents_between(fired - timedelta(days=1), now)
+        return metrics.incident_durations(found, found.first_alert)["mttd"]
+
+    assert mttd() == 7.0
+    assert services.delete_old_alerts() == 2
+    assert Incident.objects.get(pk=incident.pk).first_alert_at == fired
+    assert mttd() == 7.0
+    incident.refresh_from_db()
+    assert metrics.impact_of(incident, now=now)["mttd_minutes"] == 7.0
