@@ -128,8 +128,16 @@ def cloudformation_json(account: CustomerAWSAccount) -> str:
     return json.dumps(cloudformation_template(account), indent=2, ensure_ascii=False)
 
 
+def _store_error(account: CustomerAWSAccount, message: str) -> str:
+    """Keep a failed test's reason on the account, as the sync keeps its own (shown on the
+    account page and in the SPT-005 evidence; the next successful test or sync clears it)."""
+    CustomerAWSAccount.objects.filter(pk=account.pk).update(support_api_error=message[:300])
+    return message
+
+
 def test_connection(account: CustomerAWSAccount, *, client=None) -> tuple[bool, str]:
-    """Assume the role and call DescribeSeverityLevels; record the support plan found."""
+    """Assume the role and call DescribeSeverityLevels; record the support plan found, or
+    the reason it failed."""
     try:
         client = client or support_client(account)
         levels = [level["code"] for level in client.describe_severity_levels()["severityLevels"]]
@@ -145,9 +153,9 @@ def test_connection(account: CustomerAWSAccount, *, client=None) -> tuple[bool, 
             return False, _(
                 "Connected, but the account has no Business or Enterprise support plan."
             )
-        return False, f"{code}: {exc}"
+        return False, _store_error(account, f"{code}: {exc}")
     except (BotoCoreError, ValueError) as exc:
-        return False, str(exc)
+        return False, _store_error(account, str(exc))
     plan = SupportPlan.ENTERPRISE if "critical" in levels else SupportPlan.BUSINESS
     CustomerAWSAccount.objects.filter(pk=account.pk).update(support_plan=plan, support_api_error="")
     return True, _("Connected. Severity levels: %(levels)s; support plan: %(plan)s.") % {

@@ -638,3 +638,27 @@ def test_ticket_page_says_when_replies_have_not_reached_aws(account, engineer, l
     assert "1 reply not sent to AWS (failed)" in login(engineer).get(page_url).content.decode()
     CasePush.objects.filter(comment__in=[first, second]).update(status="sent")
     assert "reach AWS" not in login(engineer).get(page_url).content.decode()
+
+
+def test_a_failed_connection_test_is_kept_on_the_account_until_one_succeeds(account):
+    """The account page and the SPT-005 evidence show the last known problem: a test that
+    fails for any reason records it (not only "no support plan"), one that passes clears it."""
+    from aws_integrations import onboarding
+
+    client, stubber = stubbed()
+    stubber.add_client_error(
+        "describe_severity_levels", "AccessDeniedException", "not authorized to perform"
+    )
+    with stubber:
+        ok, message = onboarding.test_connection(account, client=client)
+    account.refresh_from_db()
+    assert not ok and message.startswith("AccessDeniedException")
+    assert account.support_api_error == message
+    client, stubber = stubbed()
+    stubber.add_response(
+        "describe_severity_levels", {"severityLevels": [{"code": "low", "name": "low"}]}
+    )
+    with stubber:
+        ok, _message = onboarding.test_connection(account, client=client)
+    account.refresh_from_db()
+    assert ok and account.support_api_error == "" and account.support_plan == "business"
